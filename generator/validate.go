@@ -1,0 +1,222 @@
+package generator
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"path"
+	"regexp"
+	"slices"
+	"strings"
+	"unicode"
+
+	"golang.org/x/mod/module"
+)
+
+// A FieldError says what is wrong with one option. Field is the option's
+// name, which is also the name of the command-line flag that sets it
+// ("client-id"); Err names the value and what is allowed.
+type FieldError struct {
+	Field string
+	Err   error
+}
+
+func (e *FieldError) Error() string { return e.Field + ": " + e.Err.Error() }
+func (e *FieldError) Unwrap() error { return e.Err }
+
+func fieldError(field string, err error) *FieldError {
+	return &FieldError{Field: field, Err: err}
+}
+
+// OwnRoutes are the generated app's own routes; the callback path must not
+// be one of them.
+var OwnRoutes = []string{"/", "/signin", "/signout", "/profile", "/healthz", SignedOutCallbackPath}
+
+var (
+	guidRE = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
+	nameRE = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]*$`)
+	// labelRE is one DNS label: letters, digits and inner hyphens.
+	labelRE = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$`)
+	// pathRE is the characters a callback path may use.
+	pathRE = regexp.MustCompile(`^[A-Za-z0-9/._~-]+$`)
+)
+
+// multiTenants are the tenant values that are not one directory.
+var multiTenants = []string{"common", "organizations", "consumers"}
+
+// ValidateName checks a project name: letters, digits, '-', '_' and '.',
+// not starting with '.' or '-'. The name is also the default directory and
+// module path.
+func ValidateName(s string) error {
+	if s == "" {
+		return errors.New("must not be empty")
+	}
+	if !nameRE.MatchString(s) {
+		return fmt.Errorf("%q is not a valid project name (want letters, digits, '-', '_' and '.', not starting with '.' or '-')", s)
+	}
+	return nil
+}
+
+// ValidateModule checks a Go module path. A bare name such as "demo" is
+// accepted (it is the default, the project name), so the check is that of
+// an import path: golang.org/x/mod/module.CheckImportPath.
+func ValidateModule(s string) error {
+	if s == "" {
+		return errors.New("must not be empty")
+	}
+	if err := module.CheckImportPath(s); err != nil {
+		var pe *module.InvalidPathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
+		return fmt.Errorf("%q is not a valid module path: %v", s, err)
+	}
+	return nil
+}
+
+// ValidateGUID checks a GUID in its usual form,
+// xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx (hex digits, either case).
+func ValidateGUID(s string) error {
+	if s == "" {
+		return errors.New("must not be empty")
+	}
+	if !guidRE.MatchString(s) {
+		return fmt.Errorf("%q is not a GUID (want xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)", s)
+	}
+	return nil
+}
+
+// ValidateTenantID checks a tenant: a directory's GUID, one of its verified
+// domains (contoso.onmicrosoft.com), or common, organizations or consumers.
+func ValidateTenantID(s string) error {
+	if s == "" {
+		return errors.New("must not be empty")
+	}
+	if guidRE.MatchString(s) || isDomain(s) || slices.Contains(multiTenants, strings.ToLower(s)) {
+		return nil
+	}
+	return fmt.Errorf("%q is not a tenant ID (want a GUID, a verified domain such as contoso.onmicrosoft.com, common, organizations or consumers)", s)
+}
+
+// ValidateDomain checks the optional domain of the directory
+// (contoso.onmicrosoft.com). The empty string is allowed.
+func ValidateDomain(s string) error {
+	if s == "" || isDomain(s) {
+		return nil
+	}
+	return fmt.Errorf("%q is not a domain name (want e.g. contoso.onmicrosoft.com)", s)
+}
+
+// isDomain reports whether s is a DNS name with at least two labels whose
+// last label is not all digits (so not an IP address).
+func isDomain(s string) bool {
+	if len(s) > 253 {
+		return false
+	}
+	labels := strings.Split(s, ".")
+	if len(labels) < 2 {
+		return false
+	}
+	for _, l := range labels {
+		if !labelRE.MatchString(l) {
+			return false
+		}
+	}
+	return strings.Trim(labels[len(labels)-1], "0123456789") != ""
+}
+
+// ValidateInstance checks the Entra ID instance (the cloud's sign-in
+// authority): an https URL with a host and no user info, query or fragment.
+func ValidateInstance(s string) error {
+	_, err := normalizeInstance(s)
+	return err
+}
+
+// normalizeInstance validates the instance and returns it with a trailing
+// slash.
+func normalizeInstance(s string) (string, error) {
+	if s == "" {
+		return "", errors.New("must not be empty")
+	}
+	u, err := url.Parse(s)
+	if err != nil || u.Opaque != "" {
+		return "", fmt.Errorf("%q is not a URL (want e.g. %s)", s, DefaultInstance)
+	}
+	switch {
+	case u.Scheme == "":
+		return "", fmt.Errorf("%q is not an absolute URL (want e.g. %s)", s, DefaultInstance)
+	case u.Scheme != "https":
+		return "", fmt.Errorf("%q must use https (want e.g. %s)", s, DefaultInstance)
+	case u.Host == "" || u.Hostname() == "":
+		return "", fmt.Errorf("%q has no host (want e.g. %s)", s, DefaultInstance)
+	case u.User != nil:
+		return "", fmt.Errorf("%q must not contain user info", s)
+	case u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || strings.Contains(s, "#"):
+		return "", fmt.Errorf("%q must not have a query or fragment", s)
+	}
+	if !strings.HasSuffix(u.Path, "/") {
+		u.Path += "/"
+		if u.RawPath != "" {
+			u.RawPath += "/"
+		}
+	}
+	return u.String(), nil
+}
+
+// ValidateCallbackPath checks the path Entra ID redirects to after sign-in:
+// it starts with '/', is clean, has no query, fragment or whitespace, and is
+// not one of the app's own routes.
+func ValidateCallbackPath(s string) error {
+	switch {
+	case s == "":
+		return errors.New("must not be empty")
+	case !strings.HasPrefix(s, "/"):
+		return fmt.Errorf("%q must start with '/'", s)
+	case strings.IndexFunc(s, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) >= 0:
+		return fmt.Errorf("%q must not contain whitespace", s)
+	case strings.ContainsAny(s, "?#"):
+		return fmt.Errorf("%q must not contain a query or fragment", s)
+	case path.Clean(s) != s:
+		return fmt.Errorf("%q is not a clean path (want %q)", s, path.Clean(s))
+	case !pathRE.MatchString(s):
+		return fmt.Errorf("%q may contain only letters, digits and - . _ ~ /", s)
+	case slices.Contains(OwnRoutes, s):
+		return fmt.Errorf("%q is one of the app's own routes (%s)", s, strings.Join(OwnRoutes, ", "))
+	}
+	return nil
+}
+
+// Validate checks every option and returns the first problem as a
+// *FieldError. It does not look at the disk: see Generate for the checks
+// of the output directory and the template tree.
+func (o Options) Validate() error {
+	o = o.withDefaults()
+	checks := []struct {
+		field string
+		value string
+		check func(string) error
+	}{
+		{"name", o.Name, ValidateName},
+		{"module", o.Module, ValidateModule},
+		{"output", o.Output, func(s string) error {
+			if s == "" {
+				return errors.New("must not be empty")
+			}
+			return nil
+		}},
+		{"instance", o.Instance, ValidateInstance},
+		{"tenant-id", o.TenantID, ValidateTenantID},
+		{"client-id", o.ClientID, ValidateGUID},
+		{"domain", o.Domain, ValidateDomain},
+		{"callback-path", o.CallbackPath, ValidateCallbackPath},
+		{"credential", string(o.Credential), func(s string) error { _, err := Lookup(Credentials, s); return err }},
+		{"cache", string(o.Cache), func(s string) error { _, err := Lookup(Caches, s); return err }},
+		{"api", string(o.API), func(s string) error { _, err := Lookup(APIs, s); return err }},
+	}
+	for _, c := range checks {
+		if err := c.check(c.value); err != nil {
+			return fieldError(c.field, err)
+		}
+	}
+	return nil
+}
