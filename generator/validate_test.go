@@ -1,0 +1,145 @@
+package generator
+
+import (
+	"errors"
+	"testing"
+)
+
+func TestValidators(t *testing.T) {
+	tests := []struct {
+		name  string
+		check func(string) error
+		in    string
+		want  string // "" = valid
+	}{
+		{"name", ValidateName, "demo", ""},
+		{"name", ValidateName, "my_app-2.v1", ""},
+		{"name", ValidateName, "_x", ""},
+		{"name", ValidateName, "", "must not be empty"},
+		{"name", ValidateName, ".demo", `".demo" is not a valid project name (want letters, digits, '-', '_' and '.', not starting with '.' or '-')`},
+		{"name", ValidateName, "-demo", `"-demo" is not a valid project name (want letters, digits, '-', '_' and '.', not starting with '.' or '-')`},
+		{"name", ValidateName, "de mo", `"de mo" is not a valid project name (want letters, digits, '-', '_' and '.', not starting with '.' or '-')`},
+		{"name", ValidateName, "a/b", `"a/b" is not a valid project name (want letters, digits, '-', '_' and '.', not starting with '.' or '-')`},
+
+		{"module", ValidateModule, "demo", ""},
+		{"module", ValidateModule, "example.com/demo", ""},
+		{"module", ValidateModule, "github.com/Org/repo/v2", ""},
+		{"module", ValidateModule, "", "must not be empty"},
+		{"module", ValidateModule, "example.com/de mo", `"example.com/de mo" is not a valid module path: invalid char ' '`},
+		{"module", ValidateModule, "example.com/demo/", `"example.com/demo/" is not a valid module path: trailing slash`},
+		{"module", ValidateModule, "/demo", `"/demo" is not a valid module path: empty path element`},
+
+		{"guid", ValidateGUID, "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee", ""},
+		{"guid", ValidateGUID, "AAAAAAAA-BBBB-CCCC-DDDD-EEEEEEEEEEEE", ""},
+		{"guid", ValidateGUID, "abc", `"abc" is not a GUID (want xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)`},
+		{"guid", ValidateGUID, "{aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee}", `"{aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee}" is not a GUID (want xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)`},
+		{"guid", ValidateGUID, "gaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee", `"gaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee" is not a GUID (want xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)`},
+
+		{"tenant", ValidateTenantID, "11111111-2222-3333-4444-555555555555", ""},
+		{"tenant", ValidateTenantID, "contoso.onmicrosoft.com", ""},
+		{"tenant", ValidateTenantID, "common", ""},
+		{"tenant", ValidateTenantID, "Organizations", ""},
+		{"tenant", ValidateTenantID, "consumers", ""},
+		{"tenant", ValidateTenantID, "contoso", `"contoso" is not a tenant ID (want a GUID, a verified domain such as contoso.onmicrosoft.com, common, organizations or consumers)`},
+		{"tenant", ValidateTenantID, "10.0.0.1", `"10.0.0.1" is not a tenant ID (want a GUID, a verified domain such as contoso.onmicrosoft.com, common, organizations or consumers)`},
+		{"tenant", ValidateTenantID, "-x.com", `"-x.com" is not a tenant ID (want a GUID, a verified domain such as contoso.onmicrosoft.com, common, organizations or consumers)`},
+
+		{"domain", ValidateDomain, "", ""},
+		{"domain", ValidateDomain, "contoso.onmicrosoft.com", ""},
+		{"domain", ValidateDomain, "contoso..com", `"contoso..com" is not a domain name (want e.g. contoso.onmicrosoft.com)`},
+
+		{"instance", ValidateInstance, "https://login.microsoftonline.com/", ""},
+		{"instance", ValidateInstance, "https://login.microsoftonline.us", ""},
+		{"instance", ValidateInstance, "https://127.0.0.1:5443/", ""},
+		{"instance", ValidateInstance, "http://login.microsoftonline.com/", `"http://login.microsoftonline.com/" must use https (want e.g. https://login.microsoftonline.com/)`},
+		{"instance", ValidateInstance, "http://localhost:5443/", `"http://localhost:5443/" must use https (want e.g. https://login.microsoftonline.com/)`},
+		{"instance", ValidateInstance, "login.microsoftonline.com", `"login.microsoftonline.com" is not an absolute URL (want e.g. https://login.microsoftonline.com/)`},
+		{"instance", ValidateInstance, "https:///x", `"https:///x" has no host (want e.g. https://login.microsoftonline.com/)`},
+		{"instance", ValidateInstance, "https://h/?a=1", `"https://h/?a=1" must not have a query or fragment`},
+		{"instance", ValidateInstance, "https://h/?", `"https://h/?" must not have a query or fragment`},
+		{"instance", ValidateInstance, "https://h/#x", `"https://h/#x" must not have a query or fragment`},
+		{"instance", ValidateInstance, "https://u:p@h/", `"https://u:p@h/" must not contain user info`},
+		{"instance", ValidateInstance, "https:h", `"https:h" is not a URL (want e.g. https://login.microsoftonline.com/)`},
+
+		{"callback", ValidateCallbackPath, "/signin-oidc", ""},
+		{"callback", ValidateCallbackPath, "/auth/callback", ""},
+		{"callback", ValidateCallbackPath, "signin-oidc", `"signin-oidc" must start with '/'`},
+		{"callback", ValidateCallbackPath, "/a b", `"/a b" must not contain whitespace`},
+		{"callback", ValidateCallbackPath, "/cb?x=1", `"/cb?x=1" must not contain a query or fragment`},
+		{"callback", ValidateCallbackPath, "/cb#x", `"/cb#x" must not contain a query or fragment`},
+		{"callback", ValidateCallbackPath, "//evil.example/cb", `"//evil.example/cb" is not a clean path (want "/evil.example/cb")`},
+		{"callback", ValidateCallbackPath, "/cb/", `"/cb/" is not a clean path (want "/cb")`},
+		{"callback", ValidateCallbackPath, "/{x}", `"/{x}" may contain only letters, digits and - . _ ~ /`},
+		{"callback", ValidateCallbackPath, "/", `"/" is one of the app's own routes (/, /signin, /signout, /profile, /healthz, /signout-callback-oidc)`},
+		{"callback", ValidateCallbackPath, "/signout-callback-oidc", `"/signout-callback-oidc" is one of the app's own routes (/, /signin, /signout, /profile, /healthz, /signout-callback-oidc)`},
+	}
+	for _, tc := range tests {
+		err := tc.check(tc.in)
+		got := ""
+		if err != nil {
+			got = err.Error()
+		}
+		if got != tc.want {
+			t.Errorf("%s(%q) = %q, want %q", tc.name, tc.in, got, tc.want)
+		}
+	}
+}
+
+func validOptions() Options {
+	return Options{
+		Name:     "demo",
+		TenantID: "11111111-2222-3333-4444-555555555555",
+		ClientID: "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee",
+	}
+}
+
+func TestOptionsValidate(t *testing.T) {
+	if err := validOptions().Validate(); err != nil {
+		t.Fatalf("valid options: %v", err)
+	}
+	tests := []struct {
+		edit func(*Options)
+		want string
+	}{
+		{func(o *Options) { o.Name = "" }, "name: must not be empty"},
+		{func(o *Options) { o.Name = "demo." }, `module: "demo." is not a valid module path: trailing dot in path element`},
+		{func(o *Options) { o.TenantID = "" }, "tenant-id: must not be empty"},
+		{func(o *Options) { o.ClientID = "x" }, `client-id: "x" is not a GUID (want xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)`},
+		{func(o *Options) { o.Credential = "certificate-file" }, `credential: "certificate-file" is not allowed (want client-secret)`},
+		{func(o *Options) { o.Cache = "redis" }, `cache: "redis" is not allowed (want memory)`},
+		{func(o *Options) { o.API = "custom" }, `api: "custom" is not allowed (want graph)`},
+		{func(o *Options) { o.CallbackPath = "/signin" }, `callback-path: "/signin" is one of the app's own routes (/, /signin, /signout, /profile, /healthz, /signout-callback-oidc)`},
+	}
+	for _, tc := range tests {
+		o := validOptions()
+		tc.edit(&o)
+		err := o.Validate()
+		var fe *FieldError
+		if !errors.As(err, &fe) || err.Error() != tc.want {
+			t.Errorf("Validate() = %v, want FieldError %q", err, tc.want)
+		}
+	}
+}
+
+func TestDefaults(t *testing.T) {
+	o := validOptions()
+	o.Instance = "https://login.microsoftonline.us"
+	o.TenantID = "Common"
+	d := NewData(o)
+	if d.Module != "demo" || d.Instance != "https://login.microsoftonline.us/" || d.TenantID != "common" ||
+		d.CallbackPath != DefaultCallbackPath || d.Credential != "client-secret" || d.Cache != "memory" || d.API != "graph" {
+		t.Errorf("NewData = %+v", d)
+	}
+	if got := o.withDefaults().Output; got != "demo" {
+		t.Errorf("default output = %q, want demo", got)
+	}
+}
+
+func TestAllowed(t *testing.T) {
+	cs := []Choice[string]{{Value: "a"}, {Value: "b"}, {Value: "c"}}
+	for n, want := range []string{"nothing", "a", "a or b", "a, b or c"} {
+		if got := Allowed(cs[:n]); got != want {
+			t.Errorf("Allowed(%d) = %q, want %q", n, got, want)
+		}
+	}
+}
