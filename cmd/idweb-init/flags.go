@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -63,6 +64,14 @@ func (c *checkedString) Set(s string) error {
 		return err
 	}
 	*c.p = s
+	return nil
+}
+
+// notEmpty rejects an empty value: "-o ”" must not mean the default.
+func notEmpty(s string) error {
+	if s == "" {
+		return errors.New("must not be empty")
+	}
 	return nil
 }
 

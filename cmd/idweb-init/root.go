@@ -54,13 +54,14 @@ equivalent command. Without a terminal, or with --yes, it never asks:
 	cmd.SetOut(a.stdout)
 	cmd.SetErr(a.stderr)
 	cmd.SetFlagErrorFunc(flagError)
+	cmd.SuggestionsMinimumDistance = 2
 	// Flags come in the order the help lists them.
 	cmd.Flags().SortFlags = false
 
 	o := &f.opts
 	addChecked(cmd, &o.Name, "name", "", generator.ValidateName, "project name; also the default module path and output directory")
 	addChecked(cmd, &o.Module, "module", "", generator.ValidateModule, "Go module path of the generated project (default: the name)")
-	cmd.Flags().StringVarP(&o.Output, "output", "o", "", "directory to create (default: ./<name>)")
+	cmd.Flags().VarP(&checkedString{p: &o.Output, check: notEmpty}, "output", "o", "directory to create (default: ./<name>)")
 	addChecked(cmd, &o.Instance, "instance", generator.DefaultInstance, generator.ValidateInstance, "Entra ID instance (the cloud's sign-in authority), an https URL")
 	addChecked(cmd, &o.TenantID, "tenant-id", "", generator.ValidateTenantID, "directory (tenant) ID: a GUID, a verified domain, common, organizations or consumers")
 	addChecked(cmd, &o.ClientID, "client-id", "", generator.ValidateGUID, "application (client) ID of the app registration, a GUID")

@@ -81,7 +81,11 @@ func describe(err error) (int, string) {
 	case errors.As(err, &field):
 		return exitUsage, "--" + field.Error()
 	case errors.As(err, &invalid):
-		return exitUsage, "--" + invalid.GetFlag().Name + ": " + errors.Unwrap(invalid).Error()
+		f := invalid.GetFlag()
+		if f.Value.Type() == "bool" {
+			return exitUsage, fmt.Sprintf("--%s: %q is not a boolean (want true or false)", f.Name, invalid.GetValue())
+		}
+		return exitUsage, "--" + f.Name + ": " + errors.Unwrap(invalid).Error()
 	case errors.As(err, &required):
 		return exitUsage, "--" + required.GetFlag().Name + ": needs a value"
 	case errors.As(err, &notExist):
