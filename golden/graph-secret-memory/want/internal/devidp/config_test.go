@@ -1,0 +1,68 @@
+package devidp
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestLoadConfigProjectFile(t *testing.T) {
+	cfg, err := LoadConfig("../../devidp.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.TenantID != "11111111-2222-3333-4444-555555555555" || len(cfg.Users) != 3 || len(cfg.Clients) != 1 {
+		t.Errorf("config %+v", cfg)
+	}
+	c := cfg.Clients[0]
+	if c.ClientID != "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee" || c.RedirectURIs[0] != "http://localhost:5000/signin-oidc" ||
+		c.PostLogoutRedirectURIs[0] != "http://localhost:5000/signout-callback-oidc" {
+		t.Errorf("client %+v", c)
+	}
+	for _, u := range cfg.Users {
+		if u.DisplayName == "" || !strings.HasSuffix(u.UserPrincipalName, "@contoso.example") {
+			t.Errorf("user %+v", u)
+		}
+	}
+}
+
+func TestLoadConfigErrors(t *testing.T) {
+	const user = `{"id":"6e7b768e-07e2-4810-8459-485f84f8f204","displayName":"A","userPrincipalName":"a@x.example"}`
+	const client = `{"clientId":"aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee","redirectUris":["http://localhost:5000/cb"]}`
+	tests := []struct {
+		name, json, want string
+	}{
+		{"unknown key", `{"tenantId":"11111111-2222-3333-4444-555555555555","clients":[` + client + `],"users":[` + user + `],"user":[]}`, `unknown field "user"`},
+		{"bad tenant", `{"tenantId":"contoso","clients":[` + client + `],"users":[` + user + `]}`, "tenantId"},
+		{"no clients", `{"tenantId":"11111111-2222-3333-4444-555555555555","users":[` + user + `]}`, "clients"},
+		{"no users", `{"tenantId":"11111111-2222-3333-4444-555555555555","clients":[` + client + `]}`, "users"},
+		{"http redirect not loopback", `{"tenantId":"11111111-2222-3333-4444-555555555555","clients":[{"clientId":"aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee","redirectUris":["http://app.example/cb"]}],"users":[` + user + `]}`, "clients[0].redirectUris[0]"},
+		{"fragment", `{"tenantId":"11111111-2222-3333-4444-555555555555","clients":[{"clientId":"aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee","redirectUris":["https://app.example/cb#x"]}],"users":[` + user + `]}`, "clients[0].redirectUris[0]"},
+		{"bad logout uri", `{"tenantId":"11111111-2222-3333-4444-555555555555","clients":[{"clientId":"aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee","redirectUris":["https://app.example/cb"],"postLogoutRedirectUris":["javascript:alert(1)"]}],"users":[` + user + `]}`, "clients[0].postLogoutRedirectUris[0]"},
+		{"bad certificate", `{"tenantId":"11111111-2222-3333-4444-555555555555","clients":[{"clientId":"aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee","redirectUris":["https://app.example/cb"],"certificatesPem":["nope"]}],"users":[` + user + `]}`, "clients[0].certificatesPem[0]"},
+		{"duplicate client", `{"tenantId":"11111111-2222-3333-4444-555555555555","clients":[` + client + `,` + client + `],"users":[` + user + `]}`, "clients[1].clientId"},
+		{"duplicate user", `{"tenantId":"11111111-2222-3333-4444-555555555555","clients":[` + client + `],"users":[` + user + `,` + user + `]}`, "users[1].id"},
+		{"bad upn", `{"tenantId":"11111111-2222-3333-4444-555555555555","clients":[` + client + `],"users":[{"id":"6e7b768e-07e2-4810-8459-485f84f8f204","displayName":"A","userPrincipalName":"a"}]}`, "users[0].userPrincipalName"},
+		{"wrong type", `{"tenantId":"11111111-2222-3333-4444-555555555555","clients":[` + client + `],"users":[{"id":1}]}`, "users.id"},
+		{"syntax", "{\n\"tenantId\": ,}", "devidp.json:2"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := filepath.Join(t.TempDir(), "devidp.json")
+			if err := os.WriteFile(p, []byte(tt.json), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			_, err := LoadConfig(p)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("err = %v, want it to mention %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestNewValidates(t *testing.T) {
+	if _, err := New(Config{TenantID: "x"}); err == nil || !strings.Contains(err.Error(), "tenantId") {
+		t.Errorf("err = %v", err)
+	}
+}
