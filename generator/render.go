@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"io/fs"
 	"path"
+	"runtime"
 	"strings"
+	"sync"
 	"text/template"
 
 	"golang.org/x/mod/modfile"
@@ -55,40 +57,59 @@ func Render(ctx context.Context, fsys fs.FS, plan Plan, data Data) ([]Output, er
 
 // render is Render with prefix put before every template name, so that
 // messages name the file as the user sees it ("templates/base/go.mod.tmpl").
+// Files are rendered in parallel (formatting Go is most of the time); the
+// error returned is that of the first failing file in plan order.
 func render(ctx context.Context, fsys fs.FS, prefix string, plan Plan, data Data) ([]Output, error) {
 	root, err := parsePartials(fsys, prefix, plan.Partials)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]Output, 0, len(plan.Files))
-	var buf bytes.Buffer
-	for _, f := range plan.Files {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		src, err := fs.ReadFile(fsys, f.Template)
+	out := make([]Output, len(plan.Files))
+	errs := make([]error, len(plan.Files))
+	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
+	var wg sync.WaitGroup
+	for i, f := range plan.Files {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			out[i], errs[i] = renderFile(ctx, fsys, prefix, root, f, data)
+		})
+	}
+	wg.Wait()
+	for _, err := range errs {
 		if err != nil {
 			return nil, err
 		}
-		name := prefix + f.Template
-		t, err := root.Clone()
-		if err != nil {
-			return nil, err
-		}
-		if _, err := t.New(name).Parse(string(src)); err != nil {
-			return nil, err // "template: templates/base/main.go.tmpl:12: ..."
-		}
-		buf.Reset()
-		if err := t.ExecuteTemplate(&buf, name, data); err != nil {
-			return nil, err // "template: templates/base/main.go.tmpl:12:3: executing ..."
-		}
-		content, err := check(f.Path, bytes.Clone(buf.Bytes()))
-		if err != nil {
-			return nil, fmt.Errorf("%s (rendered from %s): %w", f.Path, name, err)
-		}
-		out = append(out, Output{Path: f.Path, Content: content})
 	}
 	return out, nil
+}
+
+// renderFile renders one file with a clone of root, the partials.
+func renderFile(ctx context.Context, fsys fs.FS, prefix string, root *template.Template, f File, data Data) (Output, error) {
+	if err := ctx.Err(); err != nil {
+		return Output{}, err
+	}
+	src, err := fs.ReadFile(fsys, f.Template)
+	if err != nil {
+		return Output{}, err
+	}
+	name := prefix + f.Template
+	t, err := root.Clone()
+	if err != nil {
+		return Output{}, err
+	}
+	if _, err := t.New(name).Parse(string(src)); err != nil {
+		return Output{}, err // "template: templates/base/main.go.tmpl:12: ..."
+	}
+	var buf bytes.Buffer
+	if err := t.ExecuteTemplate(&buf, name, data); err != nil {
+		return Output{}, err // "template: templates/base/main.go.tmpl:12:3: executing ..."
+	}
+	content, err := check(f.Path, buf.Bytes())
+	if err != nil {
+		return Output{}, fmt.Errorf("%s (rendered from %s): %w", f.Path, name, err)
+	}
+	return Output{Path: f.Path, Content: content}, nil
 }
 
 // parsePartials parses every partial into one template set, which each

@@ -18,8 +18,12 @@ import (
 
 func main() {
 	// Ctrl-C cancels ctx: the generator stops and removes what it wrote.
-	// A second Ctrl-C kills the process (stop restores the default).
+	// Once it has, the default handling is back, so a second Ctrl-C kills.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-ctx.Done()
+		stop()
+	}()
 	isTerminal := term.IsTerminal(int(os.Stdin.Fd())) && term.IsTerminal(int(os.Stdout.Fd()))
 	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr, isTerminal)
 	stop()
