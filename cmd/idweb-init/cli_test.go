@@ -222,8 +222,15 @@ func TestTemplatesExportAndFork(t *testing.T) {
 	if want := "idweb-init: templates export: \"" + fork + "\" is not empty\n"; res.code != 2 || res.stderr != want {
 		t.Errorf("export into a non-empty directory: exit %d, %q", res.code, res.stderr)
 	}
-	if res := runCLI(t, "templates", "export"); res.code != 2 {
-		t.Errorf("export without a directory: exit %d", res.code)
+	for args, want := range map[string]string{
+		"templates export":       "idweb-init: templates export: want one argument, the directory to write to (got 0)\n",
+		"templates export a b":   "idweb-init: templates export: want one argument, the directory to write to (got 2)\n",
+		"templates exprot":       "idweb-init: unexpected argument \"exprot\" (did you mean \"export\"?)\n",
+		"templates export --x a": "idweb-init: unknown flag: --x (see idweb-init --help)\n",
+	} {
+		if res := runCLI(t, strings.Fields(args)...); res.code != 2 || res.stderr != want {
+			t.Errorf("%s: exit %d, stderr %q; want 2, %q", args, res.code, res.stderr, want)
+		}
 	}
 
 	// Change the fork: one more line in every planned file that takes

@@ -54,7 +54,6 @@ equivalent command. Without a terminal, or with --yes, it never asks:
 	cmd.SetOut(a.stdout)
 	cmd.SetErr(a.stderr)
 	cmd.SetFlagErrorFunc(flagError)
-	cmd.SuggestionsMinimumDistance = 2
 	// Flags come in the order the help lists them.
 	cmd.Flags().SortFlags = false
 
@@ -236,6 +235,7 @@ func (a *app) templatesCmd() *cobra.Command {
 		Use:   "templates",
 		Short: "Work with the template tree",
 		Args:  noArgs,
+		RunE:  func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
 	tc.AddCommand(&cobra.Command{
 		Use:   "export DIR",

@@ -113,6 +113,9 @@ func noArgs(cmd *cobra.Command, args []string) error {
 	if len(args) == 0 {
 		return nil
 	}
+	if cmd.SuggestionsMinimumDistance <= 0 {
+		cmd.SuggestionsMinimumDistance = 2 // cobra's default for unknown commands
+	}
 	if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
 		return usageErrorf("unexpected argument %q (did you mean %q?)", args[0], s[0])
 	}
