@@ -142,8 +142,9 @@ func TestDiffTrees(t *testing.T) {
 
 // TestGoldenCompiles builds, vets and tests every golden project as the
 // module it is: what the generator writes must compile and pass its own
-// tests, not only match the golden files. It needs the generated
-// project's dependencies in the module cache (or the module proxy).
+// tests (run afresh, not from the test cache), not only match the golden
+// files. It needs the generated project's dependencies in the module cache
+// (or the module proxy).
 func TestGoldenCompiles(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and tests every golden project; not with -short")
@@ -158,7 +159,7 @@ func TestGoldenCompiles(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Run(filepath.Base(dir), func(t *testing.T) {
-			for _, args := range [][]string{{"build", "./..."}, {"vet", "./..."}, {"test", "./..."}} {
+			for _, args := range [][]string{{"build", "./..."}, {"vet", "./..."}, {"test", "-count=1", "./..."}} {
 				cmd := exec.CommandContext(t.Context(), goBin, args...)
 				cmd.Dir = want
 				cmd.Env = append(os.Environ(), "GOFLAGS=-mod=readonly -buildvcs=false", "GOWORK=off")
