@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/idweb-init/idweb-init/generator"
 )
 
 // update rewrites golden/*/want from the generator's output:
@@ -168,5 +170,44 @@ func TestGoldenCompiles(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestGoldenCoversEveryValue makes sure every value of an option that
+// selects a template layer has a golden case: adding a value means adding
+// a registry entry, a layer directory and a golden case.
+func TestGoldenCoversEveryValue(t *testing.T) {
+	var all []string
+	for _, dir := range goldenCases(t) {
+		b, err := os.ReadFile(filepath.Join(dir, "args.txt"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		all = append(all, " "+strings.Join(strings.Fields(string(b)), " ")+" ")
+	}
+	covered := func(arg string) bool {
+		return slices.ContainsFunc(all, func(args string) bool { return strings.Contains(args, " "+arg+" ") })
+	}
+	for _, v := range generator.Values(generator.Credentials) {
+		if !covered("--credential " + v) {
+			t.Errorf("no golden case has --credential %s", v)
+		}
+	}
+	for _, v := range generator.Values(generator.Caches) {
+		if !covered("--cache " + v) {
+			t.Errorf("no golden case has --cache %s", v)
+		}
+	}
+	// The flag that selects each API.
+	apiFlags := map[string]string{"graph": "--calls-graph"}
+	for _, v := range generator.Values(generator.APIs) {
+		flag, ok := apiFlags[v]
+		if !ok {
+			t.Errorf("api %s: add the flag that selects it to apiFlags in this test", v)
+			continue
+		}
+		if !covered(flag) {
+			t.Errorf("no golden case has %s (api %s)", flag, v)
+		}
 	}
 }
