@@ -135,6 +135,10 @@ func Write(ctx context.Context, dir string, files []Output) (err error) {
 	if err != nil && !errors.Is(err, ErrNotEmpty) {
 		return err
 	}
+	// A symbolic link to a directory is kept: the files go where it points.
+	if fi, err := os.Lstat(dir); err == nil && fi.Mode()&fs.ModeSymlink != 0 {
+		nonEmpty = true
+	}
 	if !nonEmpty {
 		if err := os.Rename(tmp, dir); err == nil {
 			return nil
@@ -145,7 +149,7 @@ func Write(ctx context.Context, dir string, files []Output) (err error) {
 		}
 		return os.Rename(tmp, dir)
 	}
-	for _, f := range files {
+	for _, f := range files { // into an existing directory
 		target := filepath.Join(dir, filepath.FromSlash(f.Path))
 		if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
 			return err

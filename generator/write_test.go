@@ -190,3 +190,27 @@ func mapsEqual(a, b map[string]string) bool {
 	}
 	return true
 }
+
+func TestWriteThroughSymlink(t *testing.T) {
+	parent := t.TempDir()
+	real := filepath.Join(parent, "real")
+	if err := os.Mkdir(real, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(parent, "link")
+	if err := os.Symlink(real, link); err != nil {
+		t.Skip("no symlinks:", err)
+	}
+	if err := Write(context.Background(), link, outputs); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Lstat(link); err != nil || fi.Mode()&fs.ModeSymlink == 0 {
+		t.Errorf("the link was replaced: %v, %v", fi, err)
+	}
+	if got := listTree(t, real); len(got) != 3 {
+		t.Errorf("files where the link points: %v", got)
+	}
+	if names := entries(t, parent); !slices.Equal(names, []string{"link", "real"}) {
+		t.Errorf("parent holds %v", names)
+	}
+}

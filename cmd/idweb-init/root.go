@@ -114,6 +114,9 @@ func (a *app) generate(ctx context.Context, cmd *cobra.Command, f *genFlags) err
 
 	res, err := generator.Generate(ctx, o)
 	if err != nil {
+		if ctx.Err() != nil {
+			return errInterrupted // Generate removed what it had written
+		}
 		return err
 	}
 	a.report(res)

@@ -55,6 +55,10 @@ func (a *app) run(ctx context.Context, args []string) int {
 	return code
 }
 
+// errInterrupted is returned when Ctrl-C stops a run before the project
+// is written (at a question, or while generating).
+var errInterrupted = errors.New("interrupted; nothing was written")
+
 // usageError is a mistake in the command line.
 type usageError struct{ msg string }
 
@@ -92,8 +96,8 @@ func describe(err error) (int, string) {
 		return exitUsage, notExist.Error() + " (see idweb-init --help)"
 	case errors.As(err, &syntax):
 		return exitUsage, syntax.Error()
-	case errors.Is(err, prompt.ErrInterrupted), errors.Is(err, context.Canceled):
-		return exitFailure, "interrupted; nothing was written"
+	case errors.Is(err, prompt.ErrInterrupted), errors.Is(err, errInterrupted):
+		return exitFailure, errInterrupted.Error()
 	}
 	return exitFailure, err.Error()
 }
