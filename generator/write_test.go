@@ -193,12 +193,12 @@ func mapsEqual(a, b map[string]string) bool {
 
 func TestWriteThroughSymlink(t *testing.T) {
 	parent := t.TempDir()
-	real := filepath.Join(parent, "real")
-	if err := os.Mkdir(real, 0o755); err != nil {
+	target := filepath.Join(parent, "real")
+	if err := os.Mkdir(target, 0o755); err != nil {
 		t.Fatal(err)
 	}
 	link := filepath.Join(parent, "link")
-	if err := os.Symlink(real, link); err != nil {
+	if err := os.Symlink(target, link); err != nil {
 		t.Skip("no symlinks:", err)
 	}
 	if err := Write(context.Background(), link, outputs); err != nil {
@@ -207,7 +207,7 @@ func TestWriteThroughSymlink(t *testing.T) {
 	if fi, err := os.Lstat(link); err != nil || fi.Mode()&fs.ModeSymlink == 0 {
 		t.Errorf("the link was replaced: %v, %v", fi, err)
 	}
-	if got := listTree(t, real); len(got) != 3 {
+	if got := listTree(t, target); len(got) != 3 {
 		t.Errorf("files where the link points: %v", got)
 	}
 	if names := entries(t, parent); !slices.Equal(names, []string{"link", "real"}) {

@@ -22,8 +22,8 @@
 // it is parsed into every file's template set. A layer uses partials to
 // fill named blocks of base files, so base files need no conditionals:
 //
-//	credential/client-secret/_appsettings.tmpl:  [[define "appsettings.credentials"]]...[[end]]
-//	base/appsettings.json.tmpl:                  [[template "appsettings.credentials" .]]
+//	credential/client-secret/_partials.tmpl:  [[define "appsettings.credentials"]]...[[end]]
+//	base/appsettings.json.tmpl:               [[template "appsettings.credentials" .]]
 //
 // Files are text/template templates with the delimiters [[ and ]] (Go and
 // html/template files use {{ }}), executed with generator.Data; besides
