@@ -158,7 +158,7 @@ func (a *app) report(res *generator.Result) {
 	} else {
 		fmt.Fprintf(a.stdout, "Created %s (module %s, %d files).\n", o.Output, o.Module, len(res.Files))
 	}
-	fmt.Fprintf(a.stdout, "\nNext:\n  cd %s\n  go run .\n", shellQuote(o.Output))
+	fmt.Fprintf(a.stdout, "\nNext:\n  cd %s\n  make dev    # try it now: the app with the local Entra ID stand-in\n  go run .    # against your tenant, once its client secret is set (README.md)\n", shellQuote(o.Output))
 }
 
 // equivalentCommand is the command line that generates the same project
