@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -96,15 +97,15 @@ func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger) (http.Han
 	if err != nil {
 		return nil, err
 	}
-	key, err := session.KeyFromBase64(cfg.Session.EncryptionKey)
+	codec, err := session.NewCodecFromBase64(cfg.Session.EncryptionKey)
 	if err != nil {
 		return nil, err
 	}
-	codec, err := session.NewCodec(key)
-	if err != nil {
-		return nil, err
+	cookies := session.Cookies{
+		Codec:        codec,
+		Ended:        session.NewEnded(),
+		AlwaysSecure: strings.HasPrefix(cfg.AzureAd.RedirectURI, "https://"),
 	}
-	cookies := session.Cookies{Codec: codec}
 
 	app := &web.App{
 		Name:          "demo",

@@ -267,6 +267,9 @@ func TestSignOut(t *testing.T) {
 	if resp.StatusCode != http.StatusFound || !strings.Contains(resp.Header.Get("Location"), "/oauth2/v2.0/authorize") {
 		t.Fatalf("replayed session after sign-out: %s %s", resp.Status, resp.Header.Get("Location"))
 	}
+	if _, body := get(t, replay, e.appURL+"/"); strings.Contains(body, "Hello,") {
+		t.Error("a session cookie copied before sign-out still names the user")
+	}
 	if e.idp.TokenRequests("") != before || e.idp.GraphRequests() != 0 {
 		t.Error("tokens were used after sign-out")
 	}

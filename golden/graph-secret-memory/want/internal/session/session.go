@@ -14,6 +14,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -24,6 +25,9 @@ type User struct {
 	TenantID      string `json:"tid"`
 	Name          string `json:"name"`
 	Username      string `json:"upn"`
+	// SID identifies this sign-in, so that signing out can end it even
+	// where a copy of the cookie survives.
+	SID string `json:"sid"`
 }
 
 // Lifetime is how long a session lasts after sign-in.
@@ -55,6 +59,16 @@ func NewCodec(key []byte) (*Codec, error) {
 		return nil, err
 	}
 	return &Codec{aead: aead, now: time.Now}, nil
+}
+
+// NewCodecFromBase64 returns a Codec for Session:EncryptionKey (see
+// KeyFromBase64).
+func NewCodecFromBase64(encodedKey string) (*Codec, error) {
+	key, err := KeyFromBase64(encodedKey)
+	if err != nil {
+		return nil, err
+	}
+	return NewCodec(key)
 }
 
 // KeyFromBase64 decodes Session:EncryptionKey; empty means a random key.
@@ -118,6 +132,58 @@ func (c *Codec) Open(name, value string, v any) error {
 // Cookies reads and writes the app's cookies with the right attributes.
 type Cookies struct {
 	Codec *Codec
+	// Ended refuses sessions that were signed out; nil: none are tracked.
+	Ended *Ended
+	// AlwaysSecure makes every cookie Secure, whatever the request looks
+	// like (set when the app's redirect URI is https: behind a proxy).
+	AlwaysSecure bool
+}
+
+func (c Cookies) secure(r *http.Request) bool { return c.AlwaysSecure || Secure(r) }
+
+// name returns the cookie name for base: with the __Host- prefix (bound to
+// this exact host, path /, Secure) when the cookie is Secure.
+func (c Cookies) name(r *http.Request, base string) string {
+	if c.secure(r) {
+		return "__Host-" + base
+	}
+	return base
+}
+
+// Ended remembers the sessions that were signed out until they would have
+// expired anyway. The cookie is self-contained, so without this a copy
+// taken before sign-out would still name the user. It lives in this
+// process, like the in-memory token cache.
+type Ended struct {
+	mu    sync.Mutex
+	until map[string]time.Time
+	now   func() time.Time
+}
+
+// NewEnded returns an empty set of ended sessions.
+func NewEnded() *Ended {
+	return &Ended{until: map[string]time.Time{}, now: time.Now}
+}
+
+// End marks the session sid as signed out.
+func (e *Ended) End(sid string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	now := e.now()
+	for k, t := range e.until { // keep the set bounded by live sessions
+		if now.After(t) {
+			delete(e.until, k)
+		}
+	}
+	e.until[sid] = now.Add(Lifetime)
+}
+
+// Has reports whether the session sid was signed out.
+func (e *Ended) Has(sid string) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	_, ok := e.until[sid]
+	return ok
 }
 
 // Secure reports whether cookies for r must be Secure: always, except for
@@ -140,34 +206,32 @@ func Secure(r *http.Request) bool {
 	return ip == nil || !ip.IsLoopback()
 }
 
-// name returns the cookie name for base: with the __Host- prefix (bound to
-// this exact host, path /, Secure) when the cookie is Secure.
-func name(r *http.Request, base string) string {
-	if Secure(r) {
-		return "__Host-" + base
-	}
-	return base
-}
-
 const sessionCookie = "idweb.session"
 
 // SetUser starts a session for u.
 func (c Cookies) SetUser(w http.ResponseWriter, r *http.Request, u User) error {
-	n := name(r, sessionCookie)
+	if u.SID == "" {
+		sid := make([]byte, 16)
+		if _, err := rand.Read(sid); err != nil {
+			return err
+		}
+		u.SID = base64.RawURLEncoding.EncodeToString(sid)
+	}
+	n := c.name(r, sessionCookie)
 	v, err := c.Codec.Seal(n, u, Lifetime)
 	if err != nil {
 		return err
 	}
 	http.SetCookie(w, &http.Cookie{
 		Name: n, Value: v, Path: "/", MaxAge: int(Lifetime.Seconds()),
-		HttpOnly: true, Secure: Secure(r), SameSite: http.SameSiteLaxMode,
+		HttpOnly: true, Secure: c.secure(r), SameSite: http.SameSiteLaxMode,
 	})
 	return nil
 }
 
 // User returns the signed-in user, or false.
 func (c Cookies) User(r *http.Request) (User, bool) {
-	n := name(r, sessionCookie)
+	n := c.name(r, sessionCookie)
 	ck, err := r.Cookie(n)
 	if err != nil {
 		return User{}, false
@@ -176,14 +240,21 @@ func (c Cookies) User(r *http.Request) (User, bool) {
 	if err := c.Codec.Open(n, ck.Value, &u); err != nil || u.HomeAccountID == "" {
 		return User{}, false
 	}
+	if c.Ended != nil && c.Ended.Has(u.SID) {
+		return User{}, false
+	}
 	return u, true
 }
 
-// Clear ends the session.
+// Clear ends the session: the cookie is deleted, and the session refused
+// from now on even if a copy of the cookie comes back.
 func (c Cookies) Clear(w http.ResponseWriter, r *http.Request) {
+	if u, ok := c.User(r); ok && c.Ended != nil {
+		c.Ended.End(u.SID)
+	}
 	http.SetCookie(w, &http.Cookie{
-		Name: name(r, sessionCookie), Value: "", Path: "/", MaxAge: -1,
-		HttpOnly: true, Secure: Secure(r), SameSite: http.SameSiteLaxMode,
+		Name: c.name(r, sessionCookie), Value: "", Path: "/", MaxAge: -1,
+		HttpOnly: true, Secure: c.secure(r), SameSite: http.SameSiteLaxMode,
 	})
 }
 

@@ -84,17 +84,19 @@ func TestCookieAttributes(t *testing.T) {
 		name       string
 		host       string
 		tls        bool
+		always     bool
 		wantName   string
 		wantSecure bool
 	}{
-		{"plain http on localhost", "localhost:5000", false, "idweb.session", false},
-		{"plain http on 127.0.0.1", "127.0.0.1:5000", false, "idweb.session", false},
-		{"https", "app.example.com", true, "__Host-idweb.session", true},
-		{"behind a TLS-terminating proxy", "app.example.com", false, "__Host-idweb.session", true},
+		{"plain http on localhost", "localhost:5000", false, false, "idweb.session", false},
+		{"plain http on 127.0.0.1", "127.0.0.1:5000", false, false, "idweb.session", false},
+		{"https", "app.example.com", true, false, "__Host-idweb.session", true},
+		{"behind a TLS-terminating proxy", "app.example.com", false, false, "__Host-idweb.session", true},
+		{"behind a proxy on loopback, https redirect URI", "127.0.0.1:5000", false, true, "__Host-idweb.session", true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c := Cookies{Codec: newCodec(t)}
+			c := Cookies{Codec: newCodec(t), AlwaysSecure: tt.always}
 			r := httptest.NewRequest("GET", "/", nil)
 			r.Host = tt.host
 			if tt.tls {
@@ -148,5 +150,33 @@ func TestTakeFlowIsOneUse(t *testing.T) {
 	}
 	if err := c.TakeFlow(httptest.NewRecorder(), r2, "s2", &v); err == nil {
 		t.Error("another state's flow opened")
+	}
+}
+
+// A copy of the session cookie taken before sign-out is refused after it.
+func TestClearEndsTheSession(t *testing.T) {
+	c := Cookies{Codec: newCodec(t), Ended: NewEnded()}
+	r := httptest.NewRequest("GET", "/", nil)
+	w := httptest.NewRecorder()
+	if err := c.SetUser(w, r, User{HomeAccountID: "x"}); err != nil {
+		t.Fatal(err)
+	}
+	stolen := w.Result().Cookies()[0]
+	r2 := httptest.NewRequest("GET", "/signout", nil)
+	r2.AddCookie(stolen)
+	c.Clear(httptest.NewRecorder(), r2)
+
+	r3 := httptest.NewRequest("GET", "/", nil)
+	r3.AddCookie(stolen)
+	if _, ok := c.User(r3); ok {
+		t.Fatal("a session cookie copied before sign-out still signs the user in")
+	}
+	// Other sessions of the same user (another browser) are not affected.
+	w = httptest.NewRecorder()
+	c.SetUser(w, r, User{HomeAccountID: "x"})
+	r4 := httptest.NewRequest("GET", "/", nil)
+	r4.AddCookie(w.Result().Cookies()[0])
+	if _, ok := c.User(r4); !ok {
+		t.Fatal("a new sign-in is refused")
 	}
 }
