@@ -17,6 +17,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"example.com/demo/internal/devidp"
 )
 
 var discard = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -160,6 +162,11 @@ func (s *syncBuffer) String() string {
 }
 
 func TestServe(t *testing.T) {
+	// The project's own registration file, whatever app it registers.
+	cfg, err := devidp.LoadConfig("../../devidp.json")
+	if err != nil {
+		t.Fatal(err)
+	}
 	dir := filepath.Join(t.TempDir(), "state")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -174,7 +181,7 @@ func TestServe(t *testing.T) {
 	for deadline := time.Now().Add(20 * time.Second); base == ""; time.Sleep(20 * time.Millisecond) {
 		if m := urlRE.FindStringSubmatch(out.String()); m != nil {
 			base = m[1]
-			if m[2] != "11111111-2222-3333-4444-555555555555" {
+			if m[2] != cfg.TenantID {
 				t.Errorf("tenant %s", m[2])
 			}
 		}
@@ -207,20 +214,20 @@ func TestServe(t *testing.T) {
 	if resp.StatusCode != http.StatusOK {
 		t.Errorf("healthz %d", resp.StatusCode)
 	}
-	resp, err = c.Get(base + "/11111111-2222-3333-4444-555555555555/v2.0/.well-known/openid-configuration")
+	resp, err = c.Get(base + "/" + cfg.TenantID + "/v2.0/.well-known/openid-configuration")
 	if err != nil {
 		t.Fatal(err)
 	}
 	var doc map[string]any
 	json.NewDecoder(resp.Body).Decode(&doc)
 	resp.Body.Close()
-	if doc["issuer"] != base+"/11111111-2222-3333-4444-555555555555/v2.0" {
+	if doc["issuer"] != base+"/"+cfg.TenantID+"/v2.0" {
 		t.Errorf("issuer %v", doc["issuer"])
 	}
 	// The generated client secret authenticates the registered client.
 	secret, _ := os.ReadFile(filepath.Join(dir, "client-secret"))
-	resp, err = c.PostForm(base+"/11111111-2222-3333-4444-555555555555/oauth2/v2.0/token", map[string][]string{
-		"grant_type": {"client_credentials"}, "client_id": {"aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee"},
+	resp, err = c.PostForm(base+"/"+cfg.TenantID+"/oauth2/v2.0/token", map[string][]string{
+		"grant_type": {"client_credentials"}, "client_id": {cfg.Clients[0].ClientID},
 		"client_secret": {string(secret)}, "scope": {"https://graph.microsoft.com/.default"},
 	})
 	if err != nil {

@@ -1,0 +1,300 @@
+// Package session keeps the signed-in user in an encrypted, authenticated
+// cookie. The cookie holds who the user is, never a token: tokens stay in
+// the token cache.
+package session
+
+import (
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+)
+
+// User is what the session remembers about the signed-in user.
+type User struct {
+	HomeAccountID string `json:"hid"` // MSAL's cache partition key, "<oid>.<tid>"
+	ObjectID      string `json:"oid"`
+	TenantID      string `json:"tid"`
+	Name          string `json:"name"`
+	Username      string `json:"upn"`
+	// SID identifies this sign-in, so that signing out can end it even
+	// where a copy of the cookie survives.
+	SID string `json:"sid"`
+}
+
+// Lifetime is how long a session lasts after sign-in.
+const Lifetime = 8 * time.Hour
+
+// ErrInvalid is returned for a cookie that does not decrypt, is expired, or
+// was made for another purpose.
+var ErrInvalid = errors.New("session: invalid or expired cookie")
+
+// Codec seals values into cookie strings with AES-256-GCM. The cookie's name
+// is bound in as additional data, so a value cannot be moved from one
+// cookie to another (a sign-in state cookie replayed as a session, say).
+type Codec struct {
+	aead cipher.AEAD
+	now  func() time.Time
+}
+
+// NewCodec returns a Codec for a 32-byte key.
+func NewCodec(key []byte) (*Codec, error) {
+	if len(key) != 32 {
+		return nil, fmt.Errorf("session: key must be 32 bytes, got %d", len(key))
+	}
+	block, err := aes.NewCipher(key)
+	if err != nil {
+		return nil, err
+	}
+	aead, err := cipher.NewGCM(block)
+	if err != nil {
+		return nil, err
+	}
+	return &Codec{aead: aead, now: time.Now}, nil
+}
+
+// NewCodecFromBase64 returns a Codec for Session:EncryptionKey (see
+// KeyFromBase64).
+func NewCodecFromBase64(encodedKey string) (*Codec, error) {
+	key, err := KeyFromBase64(encodedKey)
+	if err != nil {
+		return nil, err
+	}
+	return NewCodec(key)
+}
+
+// KeyFromBase64 decodes Session:EncryptionKey; empty means a random key.
+func KeyFromBase64(s string) ([]byte, error) {
+	if s == "" {
+		key := make([]byte, 32)
+		_, err := rand.Read(key)
+		return key, err
+	}
+	key, err := base64.StdEncoding.DecodeString(s)
+	if err != nil || len(key) != 32 {
+		return nil, errors.New("config: Session:EncryptionKey must be 32 random bytes, base64-encoded (openssl rand -base64 32)")
+	}
+	return key, nil
+}
+
+type envelope struct {
+	Exp   int64           `json:"exp"`
+	Value json.RawMessage `json:"v"`
+}
+
+// Seal encrypts v for the cookie called name, valid for ttl.
+func (c *Codec) Seal(name string, v any, ttl time.Duration) (string, error) {
+	raw, err := json.Marshal(v)
+	if err != nil {
+		return "", err
+	}
+	plain, err := json.Marshal(envelope{Exp: c.now().Add(ttl).Unix(), Value: raw})
+	if err != nil {
+		return "", err
+	}
+	nonce := make([]byte, c.aead.NonceSize(), c.aead.NonceSize()+len(plain)+c.aead.Overhead())
+	if _, err := rand.Read(nonce); err != nil {
+		return "", err
+	}
+	sealed := c.aead.Seal(nonce, nonce, plain, []byte(name))
+	return base64.RawURLEncoding.EncodeToString(sealed), nil
+}
+
+// Open decrypts a value sealed for the cookie called name into v.
+func (c *Codec) Open(name, value string, v any) error {
+	sealed, err := base64.RawURLEncoding.DecodeString(value)
+	if err != nil || len(sealed) < c.aead.NonceSize() {
+		return ErrInvalid
+	}
+	n := c.aead.NonceSize()
+	plain, err := c.aead.Open(nil, sealed[:n], sealed[n:], []byte(name))
+	if err != nil {
+		return ErrInvalid
+	}
+	var env envelope
+	if err := json.Unmarshal(plain, &env); err != nil || c.now().Unix() >= env.Exp {
+		return ErrInvalid
+	}
+	if err := json.Unmarshal(env.Value, v); err != nil {
+		return ErrInvalid
+	}
+	return nil
+}
+
+// Cookies reads and writes the app's cookies with the right attributes.
+type Cookies struct {
+	Codec *Codec
+	// Ended refuses sessions that were signed out; nil: none are tracked.
+	Ended *Ended
+	// AlwaysSecure makes every cookie Secure, whatever the request looks
+	// like (set when the app's redirect URI is https: behind a proxy).
+	AlwaysSecure bool
+}
+
+func (c Cookies) secure(r *http.Request) bool { return c.AlwaysSecure || Secure(r) }
+
+// name returns the cookie name for base: with the __Host- prefix (bound to
+// this exact host, path /, Secure) when the cookie is Secure.
+func (c Cookies) name(r *http.Request, base string) string {
+	if c.secure(r) {
+		return "__Host-" + base
+	}
+	return base
+}
+
+// Ended remembers the sessions that were signed out until they would have
+// expired anyway. The cookie is self-contained, so without this a copy
+// taken before sign-out would still name the user. It lives in this
+// process, like the in-memory token cache.
+type Ended struct {
+	mu    sync.Mutex
+	until map[string]time.Time
+	now   func() time.Time
+}
+
+// NewEnded returns an empty set of ended sessions.
+func NewEnded() *Ended {
+	return &Ended{until: map[string]time.Time{}, now: time.Now}
+}
+
+// End marks the session sid as signed out.
+func (e *Ended) End(sid string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	now := e.now()
+	for k, t := range e.until { // keep the set bounded by live sessions
+		if now.After(t) {
+			delete(e.until, k)
+		}
+	}
+	e.until[sid] = now.Add(Lifetime)
+}
+
+// Has reports whether the session sid was signed out.
+func (e *Ended) Has(sid string) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	_, ok := e.until[sid]
+	return ok
+}
+
+// Secure reports whether cookies for r must be Secure: always, except for
+// plain http on a loopback address (local development without TLS). A
+// plain-http request from anywhere else is taken to come through a
+// TLS-terminating proxy.
+func Secure(r *http.Request) bool {
+	if r.TLS != nil {
+		return true
+	}
+	host := r.Host
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	host = strings.Trim(host, "[]")
+	if strings.EqualFold(host, "localhost") {
+		return false
+	}
+	ip := net.ParseIP(host)
+	return ip == nil || !ip.IsLoopback()
+}
+
+const sessionCookie = "idweb.session"
+
+// SetUser starts a session for u.
+func (c Cookies) SetUser(w http.ResponseWriter, r *http.Request, u User) error {
+	if u.SID == "" {
+		sid := make([]byte, 16)
+		if _, err := rand.Read(sid); err != nil {
+			return err
+		}
+		u.SID = base64.RawURLEncoding.EncodeToString(sid)
+	}
+	n := c.name(r, sessionCookie)
+	v, err := c.Codec.Seal(n, u, Lifetime)
+	if err != nil {
+		return err
+	}
+	http.SetCookie(w, &http.Cookie{
+		Name: n, Value: v, Path: "/", MaxAge: int(Lifetime.Seconds()),
+		HttpOnly: true, Secure: c.secure(r), SameSite: http.SameSiteLaxMode,
+	})
+	return nil
+}
+
+// User returns the signed-in user, or false.
+func (c Cookies) User(r *http.Request) (User, bool) {
+	n := c.name(r, sessionCookie)
+	ck, err := r.Cookie(n)
+	if err != nil {
+		return User{}, false
+	}
+	var u User
+	if err := c.Codec.Open(n, ck.Value, &u); err != nil || u.HomeAccountID == "" {
+		return User{}, false
+	}
+	if c.Ended != nil && c.Ended.Has(u.SID) {
+		return User{}, false
+	}
+	return u, true
+}
+
+// Clear ends the session: the cookie is deleted, and the session refused
+// from now on even if a copy of the cookie comes back.
+func (c Cookies) Clear(w http.ResponseWriter, r *http.Request) {
+	if u, ok := c.User(r); ok && c.Ended != nil {
+		c.Ended.End(u.SID)
+	}
+	http.SetCookie(w, &http.Cookie{
+		Name: c.name(r, sessionCookie), Value: "", Path: "/", MaxAge: -1,
+		HttpOnly: true, Secure: c.secure(r), SameSite: http.SameSiteLaxMode,
+	})
+}
+
+// SetFlow stores the state of one sign-in attempt under its own cookie, so
+// sign-ins started in two tabs do not overwrite each other. The identity
+// provider posts the response back cross-site (response_mode=form_post), so
+// the cookie must be SameSite=None, which browsers accept only when Secure;
+// browsers treat http://localhost as a secure context for this.
+func (c Cookies) SetFlow(w http.ResponseWriter, r *http.Request, id string, v any, ttl time.Duration) error {
+	n := flowName(id)
+	sealed, err := c.Codec.Seal(n, v, ttl)
+	if err != nil {
+		return err
+	}
+	http.SetCookie(w, &http.Cookie{
+		Name: n, Value: sealed, Path: "/", MaxAge: int(ttl.Seconds()),
+		HttpOnly: true, Secure: true, SameSite: http.SameSiteNoneMode,
+	})
+	return nil
+}
+
+// TakeFlow reads and deletes the sign-in attempt id's cookie.
+func (c Cookies) TakeFlow(w http.ResponseWriter, r *http.Request, id string, v any) error {
+	n := flowName(id)
+	ck, err := r.Cookie(n)
+	if err != nil {
+		return ErrInvalid
+	}
+	http.SetCookie(w, &http.Cookie{
+		Name: n, Value: "", Path: "/", MaxAge: -1,
+		HttpOnly: true, Secure: true, SameSite: http.SameSiteNoneMode,
+	})
+	return c.Codec.Open(n, ck.Value, v)
+}
+
+func flowName(id string) string {
+	// The id is random base64url; keep the cookie name short and within the
+	// token characters cookies allow.
+	if len(id) > 22 {
+		id = id[:22]
+	}
+	return "idweb.signin." + id
+}
