@@ -262,32 +262,48 @@ func (c Cookies) Clear(w http.ResponseWriter, r *http.Request) {
 // sign-ins started in two tabs do not overwrite each other. The identity
 // provider posts the response back cross-site (response_mode=form_post), so
 // the cookie must be SameSite=None, which browsers accept only when Secure;
-// browsers treat http://localhost as a secure context for this.
+// browsers (and Go's cookie jar) treat http://localhost as a secure context
+// for this. On plain http a second copy without Secure and SameSite is set
+// for clients that send Secure cookies only over https; browsers treat it
+// as Lax and leave it out of the cross-site post, so they use the first.
 func (c Cookies) SetFlow(w http.ResponseWriter, r *http.Request, id string, v any, ttl time.Duration) error {
 	n := flowName(id)
 	sealed, err := c.Codec.Seal(n, v, ttl)
 	if err != nil {
 		return err
 	}
-	http.SetCookie(w, &http.Cookie{
-		Name: n, Value: sealed, Path: "/", MaxAge: int(ttl.Seconds()),
-		HttpOnly: true, Secure: true, SameSite: http.SameSiteNoneMode,
-	})
+	for _, ck := range flowCookies(n, c.secure(r)) {
+		ck.Value, ck.MaxAge = sealed, int(ttl.Seconds())
+		http.SetCookie(w, ck)
+	}
 	return nil
 }
 
 // TakeFlow reads and deletes the sign-in attempt id's cookie.
 func (c Cookies) TakeFlow(w http.ResponseWriter, r *http.Request, id string, v any) error {
 	n := flowName(id)
-	ck, err := r.Cookie(n)
-	if err != nil {
+	value := ""
+	for _, ck := range flowCookies(n, c.secure(r)) {
+		if got, err := r.Cookie(ck.Name); err == nil && value == "" {
+			value = got.Value
+		}
+		ck.MaxAge = -1
+		http.SetCookie(w, ck)
+	}
+	if value == "" {
 		return ErrInvalid
 	}
-	http.SetCookie(w, &http.Cookie{
-		Name: n, Value: "", Path: "/", MaxAge: -1,
-		HttpOnly: true, Secure: true, SameSite: http.SameSiteNoneMode,
-	})
-	return c.Codec.Open(n, ck.Value, v)
+	// Both copies are sealed for the first name.
+	return c.Codec.Open(n, value, v)
+}
+
+// flowCookies are the cookies that carry a sign-in attempt called n.
+func flowCookies(n string, secure bool) []*http.Cookie {
+	cks := []*http.Cookie{{Name: n, Path: "/", HttpOnly: true, Secure: true, SameSite: http.SameSiteNoneMode}}
+	if !secure {
+		cks = append(cks, &http.Cookie{Name: n + ".http", Path: "/", HttpOnly: true})
+	}
+	return cks
 }
 
 func flowName(id string) string {

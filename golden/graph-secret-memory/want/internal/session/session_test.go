@@ -121,11 +121,15 @@ func TestCookieAttributes(t *testing.T) {
 			if err := c.SetFlow(w, r, "state123", map[string]string{"a": "b"}, time.Minute); err != nil {
 				t.Fatal(err)
 			}
-			fl := w.Result().Cookies()[0]
+			fl := w.Result().Cookies()
 			// The identity provider posts back cross-site: only
 			// SameSite=None; Secure survives that.
-			if fl.SameSite != http.SameSiteNoneMode || !fl.Secure || !fl.HttpOnly {
-				t.Errorf("flow cookie = %+v", fl)
+			if fl[0].SameSite != http.SameSiteNoneMode || !fl[0].Secure || !fl[0].HttpOnly {
+				t.Errorf("flow cookie = %+v", fl[0])
+			}
+			// Over https there is no second, weaker copy.
+			if want := map[bool]int{true: 1, false: 2}[tt.wantSecure]; len(fl) != want {
+				t.Errorf("%d flow cookies, want %d", len(fl), want)
 			}
 		})
 	}
@@ -133,23 +137,34 @@ func TestCookieAttributes(t *testing.T) {
 
 func TestTakeFlowIsOneUse(t *testing.T) {
 	c := Cookies{Codec: newCodec(t)}
-	r := httptest.NewRequest("GET", "/", nil)
+	// Local development: the app on plain http on localhost.
+	r := httptest.NewRequest("GET", "http://localhost:5000/", nil)
 	w := httptest.NewRecorder()
 	c.SetFlow(w, r, "s1", "v", time.Minute)
 	ck := w.Result().Cookies()[0]
+	plain := w.Result().Cookies()[1]
 
-	r2 := httptest.NewRequest("POST", "/signin-oidc", nil)
+	r2 := httptest.NewRequest("POST", "http://localhost:5000/signin-oidc", nil)
 	r2.AddCookie(ck)
 	w2 := httptest.NewRecorder()
 	var v string
 	if err := c.TakeFlow(w2, r2, "s1", &v); err != nil || v != "v" {
 		t.Fatalf("TakeFlow = %q, %v", v, err)
 	}
-	if del := w2.Result().Cookies()[0]; del.MaxAge >= 0 {
-		t.Errorf("TakeFlow did not delete the cookie: %+v", del)
+	for _, del := range w2.Result().Cookies() {
+		if del.MaxAge >= 0 {
+			t.Errorf("TakeFlow did not delete the cookie: %+v", del)
+		}
 	}
 	if err := c.TakeFlow(httptest.NewRecorder(), r2, "s2", &v); err == nil {
 		t.Error("another state's flow opened")
+	}
+	// A client that sends Secure cookies only over https still has the
+	// plain-http copy on loopback.
+	r3 := httptest.NewRequest("POST", "http://localhost:5000/signin-oidc", nil)
+	r3.AddCookie(plain)
+	if err := c.TakeFlow(httptest.NewRecorder(), r3, "s1", &v); err != nil || v != "v" {
+		t.Fatalf("TakeFlow from the plain-http copy = %q, %v", v, err)
 	}
 }
 
