@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/pem"
 	"fmt"
 	"io"
@@ -44,6 +45,8 @@ type env struct {
 	appURL string
 	dir    string
 	tenant string
+	// certFile is the stand-in's certificate, trusted in Development.
+	certFile string
 	// callback and signedOut are the project's CallbackPath and
 	// SignedOutCallbackPath.
 	callback, signedOut string
@@ -86,14 +89,10 @@ func newEnv(t testing.TB, users []devidp.User) *env {
 
 	// The app trusts the stand-in's certificate only through the
 	// Development setting, exactly as in local development.
-	certFile := filepath.Join(e.dir, "idp.pem")
+	e.certFile = filepath.Join(e.dir, "idp.pem")
 	pemBytes := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: e.idpSrv.Certificate().Raw})
-	writeFile(t, certFile, string(pemBytes))
-	writeFile(t, filepath.Join(e.dir, "appsettings.Development.json"), fmt.Sprintf(`{
-  "AzureAd": {"Instance": %q},
-  "MicrosoftGraph": {"BaseUrl": %q},
-  "Development": {"TrustCertificateFile": %q}
-}`, e.idpSrv.URL+"/", e.idpSrv.URL+"/graph/v1.0", certFile))
+	writeFile(t, e.certFile, string(pemBytes))
+	writeFile(t, filepath.Join(e.dir, "appsettings.Development.json"), e.devSettings(""))
 
 	e.app.Config.Handler = e.newHandler()
 	e.app.Start()
@@ -111,6 +110,25 @@ func (e *env) newHandler() http.Handler {
 		e.t.Fatal(err)
 	}
 	return h
+}
+
+// setDevelopment rewrites appsettings.Development.json with extra settings
+// (a JSON object's members) and restarts the app with them.
+func (e *env) setDevelopment(t testing.TB, extra string) {
+	t.Helper()
+	writeFile(t, filepath.Join(e.dir, "appsettings.Development.json"), e.devSettings(extra))
+	e.app.Config.Handler = e.newHandler()
+}
+
+func (e *env) devSettings(extra string) string {
+	if extra != "" {
+		extra = ",\n  " + extra
+	}
+	return fmt.Sprintf(`{
+  "AzureAd": {"Instance": %q},
+  "MicrosoftGraph": {"BaseUrl": %q},
+  "Development": {"TrustCertificateFile": %q}%s
+}`, e.idpSrv.URL+"/", e.idpSrv.URL+"/graph/v1.0", e.certFile, extra)
 }
 
 // settings loads the test's settings in the Development environment.
@@ -395,6 +413,52 @@ func TestCallbackRefusesForgedResponses(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusBadRequest {
 		t.Errorf("replayed callback: %s, want 400", resp.Status)
+	}
+}
+
+// An API that answers with a claims challenge (Conditional Access,
+// continuous access evaluation) sends the user through sign-in with those
+// claims, and the page then works with the new token.
+func TestClaimsChallengeSignsInAgain(t *testing.T) {
+	e := newEnv(t, testUsers)
+	const claims = `{"access_token":{"nbf":{"essential":true,"value":"1604106651"}}}`
+	var rejected atomic.Value // the token refused with the challenge
+	graphProxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		auth := r.Header.Get("Authorization")
+		if rejected.Load() == nil || rejected.Load() == auth {
+			rejected.Store(auth)
+			w.Header().Set("WWW-Authenticate", `Bearer error="insufficient_claims", claims="`+
+				base64.StdEncoding.EncodeToString([]byte(claims))+`"`)
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		req, _ := http.NewRequestWithContext(r.Context(), "GET", e.idpSrv.URL+"/graph/v1.0"+strings.TrimPrefix(r.URL.Path, "/v1.0"), nil)
+		req.Header.Set("Authorization", auth)
+		resp, err := e.idpSrv.Client().Do(req)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		defer resp.Body.Close()
+		w.WriteHeader(resp.StatusCode)
+		io.Copy(w, resp.Body)
+	}))
+	defer graphProxy.Close()
+	e.setDevelopment(t, `"MicrosoftGraph": {"BaseUrl": "`+graphProxy.URL+`/v1.0"}`)
+
+	c := e.browser()
+	e.signIn(c, "/profile", testUsers[0].ID)
+	resp, _ := get(t, c, e.appURL+"/profile")
+	loc, _ := url.Parse(resp.Header.Get("Location"))
+	if resp.StatusCode != http.StatusFound || loc.Query().Get("claims") != claims {
+		t.Fatalf("after a claims challenge: %s, authorize URL %s", resp.Status, loc)
+	}
+	if next := e.signIn(c, "/profile", testUsers[0].ID); next != "/profile" {
+		t.Fatalf("after signing in with the claims the app sends the browser to %q", next)
+	}
+	resp, body := get(t, c, e.appURL+"/profile")
+	if resp.StatusCode != 200 || !strings.Contains(body, "Adele Vance") {
+		t.Fatalf("GET /profile with the new token: %s\n%s", resp.Status, body)
 	}
 }
 

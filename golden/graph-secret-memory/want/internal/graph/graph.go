@@ -5,11 +5,13 @@ package graph
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"regexp"
 	"strings"
 
 	"example.com/demo/internal/config"
@@ -63,6 +65,35 @@ func (e *Error) Error() string {
 	return fmt.Sprintf("graph: HTTP %d: %s: %s", e.Status, e.Code, e.Message)
 }
 
+// ClaimsChallenge is an API's demand for a token carrying more claims: a 401
+// with `WWW-Authenticate: Bearer ..., claims="<base64 JSON>"` (Conditional
+// Access, continuous access evaluation). The user must sign in again with
+// Claims.
+type ClaimsChallenge struct {
+	Claims string // JSON
+}
+
+func (e *ClaimsChallenge) Error() string { return "graph: claims challenge: " + e.Claims }
+
+// claimsChallenge returns the claims asked for in a 401's WWW-Authenticate
+// headers, or "".
+func claimsChallenge(h http.Header) string {
+	for _, v := range h.Values("WWW-Authenticate") {
+		m := claimsRE.FindStringSubmatch(v)
+		if m == nil {
+			continue
+		}
+		for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
+			if b, err := enc.DecodeString(m[1]); err == nil && json.Valid(b) {
+				return string(b)
+			}
+		}
+	}
+	return ""
+}
+
+var claimsRE = regexp.MustCompile(`(?i)\bclaims="([^"]+)"`)
+
 // Me returns the signed-in user's profile (GET /me).
 func (c *Client) Me(ctx context.Context, homeAccountID string) (*User, error) {
 	var u User
@@ -93,6 +124,11 @@ func (c *Client) get(ctx context.Context, homeAccountID, path string, v any) err
 	}
 	defer resp.Body.Close()
 	body := io.LimitReader(resp.Body, 4<<20)
+	if resp.StatusCode == http.StatusUnauthorized {
+		if claims := claimsChallenge(resp.Header); claims != "" {
+			return &ClaimsChallenge{Claims: claims}
+		}
+	}
 	if resp.StatusCode/100 != 2 {
 		var e struct {
 			Error struct{ Code, Message string } `json:"error"`

@@ -78,3 +78,23 @@ func TestMeError(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+// A claims challenge from Graph (continuous access evaluation) comes back
+// as *ClaimsChallenge with the decoded claims, so the app can sign in again.
+func TestMeClaimsChallenge(t *testing.T) {
+	const claims = `{"access_token":{"nbf":{"essential":true,"value":"1604106651"}}}`
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="", authorization_uri="https://login.microsoftonline.com/common/oauth2/authorize", `+
+			`client_id="00000003-0000-0000-c000-000000000000", error="insufficient_claims", `+
+			`claims="eyJhY2Nlc3NfdG9rZW4iOnsibmJmIjp7ImVzc2VudGlhbCI6dHJ1ZSwidmFsdWUiOiIxNjA0MTA2NjUxIn19fQ=="`)
+		w.WriteHeader(http.StatusUnauthorized)
+	}))
+	defer srv.Close()
+	c := New(config.DownstreamAPI{BaseURL: srv.URL, Scopes: []string{"user.read"}},
+		tokenFunc(func(context.Context, string, []string) (string, error) { return "t", nil }), srv.Client())
+	_, err := c.Me(context.Background(), "u1")
+	var cc *ClaimsChallenge
+	if !errors.As(err, &cc) || cc.Claims != claims {
+		t.Fatalf("err = %v, want a claims challenge for %s", err, claims)
+	}
+}

@@ -147,16 +147,22 @@ func (a *Acquirer) AuthCodeURL(ctx context.Context, redirectURI string, scopes [
 
 // RedeemCode exchanges an authorization code (with its PKCE verifier) for
 // tokens, which MSAL writes to the user's cache partition.
-func (a *Acquirer) RedeemCode(ctx context.Context, code, verifier, redirectURI string, scopes []string) (confidential.AuthResult, error) {
+func (a *Acquirer) RedeemCode(ctx context.Context, code, verifier, redirectURI string, scopes []string, claims string) (confidential.AuthResult, error) {
 	c, err := a.get()
 	if err != nil {
 		return confidential.AuthResult{}, err
 	}
 	defer a.put(c)
-	res, err := c.AcquireTokenByAuthCode(ctx, code, redirectURI, scopes, confidential.WithChallenge(verifier))
+	opts := []confidential.AcquireByAuthCodeOption{confidential.WithChallenge(verifier)}
+	if claims != "" {
+		opts = append(opts, confidential.WithClaims(claims))
+	}
+	res, err := c.AcquireTokenByAuthCode(ctx, code, redirectURI, scopes, opts...)
 	if err != nil {
 		return res, fmt.Errorf("tokens: redeem authorization code: %w", err)
 	}
+	// The new sign-in's tokens replace any the user had in process.
+	a.recent.forget(res.Account.HomeAccountID)
 	return res, nil
 }
 

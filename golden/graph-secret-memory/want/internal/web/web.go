@@ -88,9 +88,18 @@ func (a *App) profile(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	me, err := a.Graph.Me(r.Context(), u.HomeAccountID)
+	var claims *graph.ClaimsChallenge
+	var apiErr *graph.Error
 	switch {
 	case errors.Is(err, tokens.ErrInteractionRequired):
 		a.SignIn.Challenge(w, r, r.URL.RequestURI())
+		return
+	case errors.As(err, &claims):
+		a.SignIn.ChallengeClaims(w, r, r.URL.RequestURI(), claims.Claims)
+		return
+	case errors.As(err, &apiErr) && apiErr.Status/100 == 4:
+		a.Log.Warn("profile: Graph refused the request", "err", err)
+		a.renderError(w, r, http.StatusBadGateway, "Microsoft Graph refused the request: "+apiErr.Code+". You may need to sign in again or ask an administrator for consent.")
 		return
 	case err != nil:
 		a.Log.Error("profile: call Graph", "err", err)

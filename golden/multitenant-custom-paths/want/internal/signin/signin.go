@@ -39,6 +39,7 @@ type flow struct {
 	Verifier    string `json:"v"`
 	ReturnURL   string `json:"r"`
 	RedirectURI string `json:"u"`
+	Claims      string `json:"c,omitempty"`
 }
 
 // Handler serves sign-in, the callback and sign-out.
@@ -84,14 +85,26 @@ func (h *Handler) signIn(w http.ResponseWriter, r *http.Request) {
 // comes back to returnURL (local paths only: anything else becomes "/", so
 // the app is no open redirector).
 func (h *Handler) Challenge(w http.ResponseWriter, r *http.Request, returnURL string) {
+	h.challenge(w, r, returnURL, "")
+}
+
+// ChallengeClaims signs the user in again to meet an API's claims challenge
+// (Conditional Access, continuous access evaluation): MSAL cannot add
+// claims to a silent request, only to a sign-in.
+func (h *Handler) ChallengeClaims(w http.ResponseWriter, r *http.Request, returnURL, claims string) {
+	h.challenge(w, r, returnURL, claims)
+}
+
+func (h *Handler) challenge(w http.ResponseWriter, r *http.Request, returnURL, claims string) {
 	f := flow{
 		State:       randomString(32),
 		Nonce:       randomString(32),
 		Verifier:    randomString(32), // 43 characters, as RFC 7636 asks
 		ReturnURL:   LocalPath(returnURL),
 		RedirectURI: h.redirectURI(r),
+		Claims:      claims,
 	}
-	authURL, err := h.tokens.AuthCodeURL(r.Context(), f.RedirectURI, h.scopes, "", "")
+	authURL, err := h.tokens.AuthCodeURL(r.Context(), f.RedirectURI, h.scopes, claims, "")
 	if err != nil {
 		h.fail(w, r, http.StatusBadGateway, "The identity provider could not be reached.", err)
 		return
@@ -149,7 +162,7 @@ func (h *Handler) callback(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, http.StatusBadRequest, "The sign-in response has no authorization code.", errors.New("no code"))
 		return
 	}
-	res, err := h.tokens.RedeemCode(r.Context(), code, f.Verifier, f.RedirectURI, h.scopes)
+	res, err := h.tokens.RedeemCode(r.Context(), code, f.Verifier, f.RedirectURI, h.scopes, f.Claims)
 	if err != nil {
 		h.fail(w, r, http.StatusBadGateway, "The authorization code could not be redeemed.", err)
 		return

@@ -86,7 +86,7 @@ func (f *fixture) signIn(t *testing.T, i int) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := f.acq.RedeemCode(ctx, form.Get("code"), verifier, redirect, scopes)
+	res, err := f.acq.RedeemCode(ctx, form.Get("code"), verifier, redirect, scopes, "")
 	if err != nil {
 		t.Fatal(err)
 	}
