@@ -131,6 +131,16 @@ func (e *env) devSettings(extra string) string {
 }`, e.idpSrv.URL+"/", e.idpSrv.URL+"/graph/v1.0", e.certFile, extra)
 }
 
+// wantProfile fails the test unless GET path is the profile page of the
+// user called name.
+func (e *env) wantProfile(c *http.Client, path, name string) {
+	e.t.Helper()
+	resp, body := get(e.t, c, e.appURL+path)
+	if resp.StatusCode != http.StatusOK || !strings.Contains(body, name) {
+		e.t.Fatalf("GET %s: %s, want the profile of %s\n%s", path, resp.Status, name, body)
+	}
+}
+
 // settings loads the test's settings in the Development environment.
 func (e *env) settings(environ []string) *config.Config {
 	e.t.Helper()
@@ -346,10 +356,7 @@ func TestSessionWithoutCachedTokensSignsInAgain(t *testing.T) {
 	if next := e.signIn(c, "/profile?tab=1", testUsers[1].ID); next != "/profile?tab=1" {
 		t.Fatalf("after signing in again the app sends the browser to %q", next)
 	}
-	resp, body := get(t, c, e.appURL+"/profile?tab=1")
-	if resp.StatusCode != 200 || !strings.Contains(body, "Alex Wilber") {
-		t.Fatalf("GET /profile after re-sign-in: %s\n%s", resp.Status, body)
-	}
+	e.wantProfile(c, "/profile?tab=1", "Alex Wilber")
 }
 
 // Each attack on the callback fails and leaves no session behind.
@@ -456,10 +463,7 @@ func TestClaimsChallengeSignsInAgain(t *testing.T) {
 	if next := e.signIn(c, "/profile", testUsers[0].ID); next != "/profile" {
 		t.Fatalf("after signing in with the claims the app sends the browser to %q", next)
 	}
-	resp, body := get(t, c, e.appURL+"/profile")
-	if resp.StatusCode != 200 || !strings.Contains(body, "Adele Vance") {
-		t.Fatalf("GET /profile with the new token: %s\n%s", resp.Status, body)
-	}
+	e.wantProfile(c, "/profile", "Adele Vance")
 }
 
 func TestSignInNeverRedirectsOffSite(t *testing.T) {
