@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -464,6 +465,56 @@ func TestClaimsChallengeSignsInAgain(t *testing.T) {
 		t.Fatalf("after signing in with the claims the app sends the browser to %q", next)
 	}
 	e.wantProfile(c, "/profile", "Adele Vance")
+}
+
+// A display name is data from the identity provider: it is escaped on every
+// page, never run as script.
+func TestUserNameIsEscaped(t *testing.T) {
+	e := newEnv(t, testUsers)
+	c := e.browser()
+	const name = `<script>alert(1)</script>`
+	resp, _ := get(t, c, e.appURL+"/profile")
+	action, form, err := devidp.SignInWith(context.Background(), c, resp.Header.Get("Location"), devidp.SignInOptions{Name: name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err = c.PostForm(action, form)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	for _, path := range []string{"/", "/profile"} {
+		resp, body := get(t, c, e.appURL+path)
+		if resp.StatusCode != 200 || strings.Contains(body, name) || !strings.Contains(body, "&lt;script&gt;alert(1)&lt;/script&gt;") {
+			t.Errorf("GET %s: %s; the name is not escaped:\n%s", path, resp.Status, body)
+		}
+	}
+}
+
+// A user who cancels at the identity provider gets a page that says so,
+// and no session.
+func TestCancelledSignIn(t *testing.T) {
+	e := newEnv(t, testUsers)
+	c := e.browser()
+	resp, _ := get(t, c, e.appURL+"/profile")
+	action, form, err := devidp.SignInWith(context.Background(), c, resp.Header.Get("Location"),
+		devidp.SignInOptions{UserID: testUsers[0].ID, DeclineConsent: true})
+	var authErr *devidp.AuthorizationError
+	if !errors.As(err, &authErr) || authErr.Code != "access_denied" {
+		t.Fatalf("declined consent: %v", err)
+	}
+	resp, err = c.PostForm(action, form)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized || !strings.Contains(string(body), "Sign-in was cancelled") {
+		t.Fatalf("cancelled sign-in: %s\n%s", resp.Status, body)
+	}
+	if _, body := get(t, c, e.appURL+"/"); strings.Contains(body, "Hello,") {
+		t.Error("a cancelled sign-in left a session")
+	}
 }
 
 func TestSignInNeverRedirectsOffSite(t *testing.T) {
