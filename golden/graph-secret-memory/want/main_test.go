@@ -360,6 +360,33 @@ func TestSessionWithoutCachedTokensSignsInAgain(t *testing.T) {
 	e.wantProfile(c, "/profile?tab=1", "Alex Wilber")
 }
 
+// When the tokens are still missing right after signing in again (here:
+// the cache is emptied after every sign-in), the user gets an error page,
+// not an endless round of sign-ins.
+func TestNoSignInLoop(t *testing.T) {
+	e := newEnv(t, testUsers)
+	var current atomic.Value
+	current.Store(e.newHandler())
+	e.app.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		current.Load().(http.Handler).ServeHTTP(w, r)
+		if r.Method == http.MethodPost && r.URL.Path == e.callback {
+			current.Store(e.newHandler()) // a restart: the tokens are gone
+		}
+	})
+	c := e.browser()
+	e.signIn(c, "/profile", testUsers[0].ID)     // first sign-in; its tokens are lost
+	e.signIn(c, "/profile", testUsers[0].ID)     // signed in again; lost again
+	resp, body := get(t, c, e.appURL+"/profile") // no third round
+	if resp.StatusCode != http.StatusBadGateway || !strings.Contains(body, "no token for Microsoft Graph could be obtained") {
+		t.Fatalf("GET /profile with tokens still missing: %s %s\n%s", resp.Status, resp.Header.Get("Location"), body)
+	}
+	// The next attempt may sign in again: the guard is for one round only.
+	resp, _ = get(t, c, e.appURL+"/profile")
+	if resp.StatusCode != http.StatusFound {
+		t.Fatalf("a later attempt: %s, want a new sign-in", resp.Status)
+	}
+}
+
 // Each attack on the callback fails and leaves no session behind.
 func TestCallbackRefusesForgedResponses(t *testing.T) {
 	e := newEnv(t, testUsers)

@@ -258,6 +258,41 @@ func (c Cookies) Clear(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
+const againCookie = "idweb.again"
+
+// againTTL bounds how long after signing in again a missing token counts
+// as "still missing".
+const againTTL = 2 * time.Minute
+
+// SetAgain records that the user just signed in again to get tokens.
+func (c Cookies) SetAgain(w http.ResponseWriter, r *http.Request) error {
+	n := c.name(r, againCookie)
+	v, err := c.Codec.Seal(n, true, againTTL)
+	if err != nil {
+		return err
+	}
+	http.SetCookie(w, &http.Cookie{
+		Name: n, Value: v, Path: "/", MaxAge: int(againTTL.Seconds()),
+		HttpOnly: true, Secure: c.secure(r), SameSite: http.SameSiteLaxMode,
+	})
+	return nil
+}
+
+// TakeAgain reports whether the user just signed in again, and forgets it.
+func (c Cookies) TakeAgain(w http.ResponseWriter, r *http.Request) bool {
+	n := c.name(r, againCookie)
+	ck, err := r.Cookie(n)
+	if err != nil {
+		return false
+	}
+	http.SetCookie(w, &http.Cookie{
+		Name: n, Value: "", Path: "/", MaxAge: -1,
+		HttpOnly: true, Secure: c.secure(r), SameSite: http.SameSiteLaxMode,
+	})
+	var again bool
+	return c.Codec.Open(n, ck.Value, &again) == nil && again
+}
+
 // SetFlow stores the state of one sign-in attempt under its own cookie, so
 // sign-ins started in two tabs do not overwrite each other. The identity
 // provider posts the response back cross-site (response_mode=form_post), so

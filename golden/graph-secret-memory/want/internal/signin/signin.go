@@ -40,6 +40,9 @@ type flow struct {
 	ReturnURL   string `json:"r"`
 	RedirectURI string `json:"u"`
 	Claims      string `json:"c,omitempty"`
+	// Again marks a sign-in made because a signed-in user's tokens could
+	// not be had; see Reauthenticate.
+	Again bool `json:"a,omitempty"`
 }
 
 // Handler serves sign-in, the callback and sign-out.
@@ -85,17 +88,40 @@ func (h *Handler) signIn(w http.ResponseWriter, r *http.Request) {
 // comes back to returnURL (local paths only: anything else becomes "/", so
 // the app is no open redirector).
 func (h *Handler) Challenge(w http.ResponseWriter, r *http.Request, returnURL string) {
-	h.challenge(w, r, returnURL, "")
+	h.challenge(w, r, returnURL, "", false)
+}
+
+// Reauthenticate sends a signed-in user whose tokens cannot be had
+// silently (a restart emptied the cache, the refresh token expired) through
+// sign-in and back to returnURL. Once: if the tokens are still missing right
+// after that sign-in, the user gets an error page instead of a redirect loop.
+func (h *Handler) Reauthenticate(w http.ResponseWriter, r *http.Request, returnURL string) {
+	h.again(w, r, returnURL, "")
 }
 
 // ChallengeClaims signs the user in again to meet an API's claims challenge
 // (Conditional Access, continuous access evaluation): MSAL cannot add
-// claims to a silent request, only to a sign-in.
+// claims to a silent request, only to a sign-in. Once, like Reauthenticate.
 func (h *Handler) ChallengeClaims(w http.ResponseWriter, r *http.Request, returnURL, claims string) {
-	h.challenge(w, r, returnURL, claims)
+	h.again(w, r, returnURL, claims)
 }
 
-func (h *Handler) challenge(w http.ResponseWriter, r *http.Request, returnURL, claims string) {
+// Settled tells that the page got its tokens: a later failure may sign the
+// user in again.
+func (h *Handler) Settled(w http.ResponseWriter, r *http.Request) {
+	h.cookies.TakeAgain(w, r)
+}
+
+func (h *Handler) again(w http.ResponseWriter, r *http.Request, returnURL, claims string) {
+	if h.cookies.TakeAgain(w, r) {
+		h.fail(w, r, http.StatusBadGateway, "You are signed in, but no token for Microsoft Graph could be obtained. Please try again later.",
+			errors.New("signin: tokens still missing right after signing in again"))
+		return
+	}
+	h.challenge(w, r, returnURL, claims, true)
+}
+
+func (h *Handler) challenge(w http.ResponseWriter, r *http.Request, returnURL, claims string, again bool) {
 	f := flow{
 		State:       randomString(32),
 		Nonce:       randomString(32),
@@ -103,6 +129,7 @@ func (h *Handler) challenge(w http.ResponseWriter, r *http.Request, returnURL, c
 		ReturnURL:   LocalPath(returnURL),
 		RedirectURI: h.redirectURI(r),
 		Claims:      claims,
+		Again:       again,
 	}
 	authURL, err := h.tokens.AuthCodeURL(r.Context(), f.RedirectURI, h.scopes, claims, "")
 	if err != nil {
@@ -184,6 +211,12 @@ func (h *Handler) callback(w http.ResponseWriter, r *http.Request) {
 	if err := h.cookies.SetUser(w, r, u); err != nil {
 		h.fail(w, r, http.StatusInternalServerError, "Sign-in failed.", err)
 		return
+	}
+	if f.Again {
+		if err := h.cookies.SetAgain(w, r); err != nil {
+			h.fail(w, r, http.StatusInternalServerError, "Sign-in failed.", err)
+			return
+		}
 	}
 	h.log.Info("signed in", "oid", u.ObjectID, "tid", u.TenantID)
 	http.Redirect(w, r, f.ReturnURL, http.StatusSeeOther)

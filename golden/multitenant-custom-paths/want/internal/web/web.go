@@ -92,7 +92,7 @@ func (a *App) profile(w http.ResponseWriter, r *http.Request) {
 	var apiErr *graph.Error
 	switch {
 	case errors.Is(err, tokens.ErrInteractionRequired):
-		a.SignIn.Challenge(w, r, r.URL.RequestURI())
+		a.SignIn.Reauthenticate(w, r, r.URL.RequestURI())
 		return
 	case errors.As(err, &claims):
 		a.SignIn.ChallengeClaims(w, r, r.URL.RequestURI(), claims.Claims)
@@ -106,6 +106,7 @@ func (a *App) profile(w http.ResponseWriter, r *http.Request) {
 		a.renderError(w, r, http.StatusBadGateway, "Microsoft Graph could not be reached. Please try again.")
 		return
 	}
+	a.SignIn.Settled(w, r)
 	w.Header().Set("Cache-Control", "no-store")
 	a.render(w, http.StatusOK, pageData{Template: "profile.html", User: &u, Profile: me})
 }
