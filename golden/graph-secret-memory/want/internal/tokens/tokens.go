@@ -34,7 +34,6 @@ var ErrInteractionRequired = errors.New("tokens: interaction required")
 
 // Acquirer hands out tokens for users; it is safe for concurrent use.
 type Acquirer struct {
-	authority string
 	clientID  string
 	store     tokencache.Store
 	newClient func() (confidential.Client, error)
@@ -73,11 +72,10 @@ func New(ad config.AzureAd, cred confidential.Credential, store tokencache.Store
 		opts = append(opts, confidential.WithX5C())
 	}
 	a := &Acquirer{
-		authority: authority,
-		clientID:  ad.ClientID,
-		store:     store,
-		recent:    newRecentTokens(),
-		now:       time.Now,
+		clientID: ad.ClientID,
+		store:    store,
+		recent:   newRecentTokens(),
+		now:      time.Now,
 		newClient: func() (confidential.Client, error) {
 			return confidential.New(authority, ad.ClientID, cred, opts...)
 		},
