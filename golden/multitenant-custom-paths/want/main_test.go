@@ -19,6 +19,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/acme/my-app/internal/config"
 	"github.com/acme/my-app/internal/devidp"
@@ -55,7 +56,8 @@ type env struct {
 	credEnv []string
 }
 
-func newEnv(t testing.TB, users []devidp.User) *env {
+// newEnv starts the stand-in and the app; opts adjust the stand-in.
+func newEnv(t testing.TB, users []devidp.User, opts ...func(*devidp.Config)) *env {
 	t.Helper()
 	t.Setenv("MSAL_FORCE_REGION", "")
 	os.Unsetenv("MSAL_FORCE_REGION")
@@ -79,7 +81,11 @@ func newEnv(t testing.TB, users []devidp.User) *env {
 		PostLogoutRedirectURIs: []string{e.appURL + e.signedOut},
 	}
 	e.credEnv = testCredential(t, e.dir, &client)
-	idp, err := devidp.New(devidp.Config{TenantID: testTenant, Users: users, Clients: []devidp.Client{client}})
+	idpCfg := devidp.Config{TenantID: testTenant, Users: users, Clients: []devidp.Client{client}}
+	for _, opt := range opts {
+		opt(&idpCfg)
+	}
+	idp, err := devidp.New(idpCfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -358,6 +364,21 @@ func TestSessionWithoutCachedTokensSignsInAgain(t *testing.T) {
 		t.Fatalf("after signing in again the app sends the browser to %q", next)
 	}
 	e.wantProfile(c, "/profile?tab=1", "Alex Wilber")
+}
+
+// Access tokens expire; the app then redeems the refresh token silently
+// (the stand-in rotates it each time) and the user notices nothing. A
+// lifetime under MSAL's five-minute margin makes every request refresh.
+func TestExpiredAccessTokenIsRefreshed(t *testing.T) {
+	e := newEnv(t, testUsers, func(c *devidp.Config) { c.AccessTokenLifetime = 2 * time.Minute })
+	c := e.browser()
+	e.signIn(c, "/profile", testUsers[0].ID)
+	for range 3 {
+		e.wantProfile(c, "/profile", "Adele Vance")
+	}
+	if n := e.idp.TokenRequests("refresh_token"); n != 3 {
+		t.Errorf("%d refresh token redemptions, want 3 (one per request)", n)
+	}
 }
 
 // When the tokens are still missing right after signing in again (here:
