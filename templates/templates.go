@@ -1,42 +1,53 @@
-// Package templates holds the tree a generated project is rendered from,
+// Package templates holds the tree a generated project is made from,
 // embedded in the idweb-init binary as FS.
 //
-// The tree is made of layers. base/ is always used; each option that
-// selects a variant has one directory per allowed value, named like the
-// flag's value:
+// app/ is the generated app itself, as real Go: the packages of every
+// variant side by side, in this module (github.com/idweb-init/idweb-init/templates),
+// so that they build, vet and test here as they are:
 //
-//	base/                      every project
-//	credential/<value>/        --credential (client-secret, ...)
-//	cache/<value>/             --cache (memory, ...)
-//	api/<value>/               the downstream API (graph, ...)
+//	cd templates && go test ./...
 //
-// A project's files are the union of base/ and the selected directory of
-// each option. A file's output path is its path inside its layer without
-// the trailing ".tmpl" that every file carries (so that no .go file here
-// is compiled as part of this module): base/go.mod.tmpl gives go.mod,
-// api/graph/internal/graph/graph.go.tmpl gives internal/graph/graph.go,
-// base/.gitignore.tmpl gives .gitignore. Two layers producing the same
-// path is an error.
+// The generator copies the packages one combination of options selects,
+// rewrites the import path AppModule to the project's module with go/ast
+// (as gonew does), and computes go.mod and go.sum for exactly those
+// packages (see modules.json). Only the text that truly varies per
+// combination is a text/template, with the delimiters [[ ]]: files ending
+// in .tmpl (main.go.tmpl gives main.go, README.md.tmpl gives README.md).
+// Files and directories whose name starts with '_' are never copied as they
+// are: _partials.tmpl files are parsed into every template, and an option
+// value may select a file from a directory such as _credential/client-secret/.
 //
-// A file whose name starts with '_' is a partial: it is never output, and
-// it is parsed into every file's template set. A layer uses partials to
-// fill named blocks of base files, so base files need no conditionals:
-//
-//	credential/client-secret/_partials.tmpl:  [[define "appsettings.credentials"]]...[[end]]
-//	base/appsettings.json.tmpl:               [[template "appsettings.credentials" .]]
-//
-// Files are text/template templates with the delimiters [[ and ]] (Go and
-// html/template files use {{ }}), executed with generator.Data; besides
-// text/template's functions they may call json (a value as JSON: a quoted
-// string, an array), lower and upper.
-//
-// "idweb-init templates export DIR" writes this tree out to start a fork;
-// "idweb-init --templates DIR" renders from the fork.
+// "idweb-init templates export DIR" writes app/ out as a module of its own
+// to start a fork; "idweb-init --templates DIR" renders from the fork.
 package templates
 
-import "embed"
+import (
+	"embed"
+	"io/fs"
+)
 
-// FS is the template tree.
+// AppModule is the import path of app/, the prefix the generator rewrites.
+const AppModule = "github.com/idweb-init/idweb-init/templates/app"
+
+//go:embed all:app
+var embedded embed.FS
+
+// FS is the app tree (the contents of app/).
+var FS = mustSub(embedded, "app")
+
+// GoMod and GoSum are this module's go.mod and go.sum: the versions the
+// app's packages are built and tested with here.
 //
-//go:embed all:base all:credential all:cache all:api
-var FS embed.FS
+//go:embed go.mod
+var GoMod []byte
+
+//go:embed go.sum
+var GoSum []byte
+
+func mustSub(fsys fs.FS, dir string) fs.FS {
+	sub, err := fs.Sub(fsys, dir)
+	if err != nil {
+		panic(err)
+	}
+	return sub
+}
