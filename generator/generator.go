@@ -14,13 +14,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
-
-	"github.com/idweb-init/idweb-init/templates"
 )
 
 // Defaults of the generated app's configuration.
@@ -28,38 +25,7 @@ const (
 	DefaultInstance       = "https://login.microsoftonline.com/"
 	DefaultCallbackPath   = "/signin-oidc"
 	SignedOutCallbackPath = "/signout-callback-oidc"
-	GraphBaseURL          = "https://graph.microsoft.com/v1.0"
 )
-
-// graphScopes are the delegated scopes the app asks for to call Graph.
-var graphScopes = []string{"user.read"}
-
-// Options describe the project to generate. Empty fields take their
-// defaults (see each field); Name, TenantID and ClientID are required.
-type Options struct {
-	Name   string // project name; required
-	Module string // Go module path; default Name
-	Output string // directory to create; default Name (relative to the working directory)
-
-	Instance     string // default DefaultInstance; normalised to end with '/'
-	TenantID     string // GUID, verified domain, common, organizations or consumers; required
-	ClientID     string // application (client) ID, a GUID; required
-	Domain       string // optional, e.g. contoso.onmicrosoft.com
-	CallbackPath string // default DefaultCallbackPath
-
-	Credential Credential // default Credentials[0]
-	Cache      Cache      // default Caches[0]
-	API        API        // default APIs[0]
-
-	// TemplatesDir is a forked template tree on disk (see Export); empty
-	// means the tree embedded in package templates.
-	TemplatesDir string
-	// Force lets Generate write into a non-empty directory: files in the
-	// plan are replaced, every other file is left as it is.
-	Force bool
-	// DryRun plans and renders but writes nothing.
-	DryRun bool
-}
 
 // withDefaults returns o with every empty optional field set to its
 // default and the values normalised where that is safe (the instance gets
@@ -84,13 +50,19 @@ func (o Options) withDefaults() Options {
 		o.CallbackPath = DefaultCallbackPath
 	}
 	if o.Credential == "" {
-		o.Credential = Credentials[0].Value
+		o.Credential = Lookup("credential").Default
 	}
 	if o.Cache == "" {
-		o.Cache = Caches[0].Value
+		o.Cache = Lookup("cache").Default
 	}
 	if o.API == "" {
-		o.API = APIs[0].Value
+		o.API = Lookup("api").Default
+	}
+	if o.API == "graph" && o.GraphClient == "" {
+		o.GraphClient = Lookup("graph-client").Default
+	}
+	if o.API == "custom" && o.APIName == "" {
+		o.APIName = DefaultAPIName
 	}
 	return o
 }
@@ -105,18 +77,35 @@ type Data struct {
 	Domain                string // may be empty
 	CallbackPath          string
 	SignedOutCallbackPath string
-	Credential            string // the credential layer: "client-secret"
-	Cache                 string // the cache layer: "memory"
-	API                   string // the api layer: "graph"
-	GraphBaseURL          string
-	GraphScopes           []string
-	GeneratorVersion      string
+	// MultiTenant is true for common, organizations and consumers.
+	MultiTenant bool
+	// SignInAudience is the az ad app create --sign-in-audience value.
+	SignInAudience string
+
+	Credential  string // the credential's value: "client-secret"
+	Cache       string // "memory"
+	API         string // "graph", "custom" or "none"
+	GraphClient string // "rest" or "sdk" with API graph
+	// Values are the selected option values, whose directories' partials
+	// fill the shared templates' blocks (see include).
+	Values []Value
+	// APIs are the APIs the app calls.
+	APIs []APISpec
+	// SignInAPI is the first API called for the user, whose scopes are
+	// asked for at sign-in; nil when there is none.
+	SignInAPI *APISpec
+	// Options are the answers, for the answers file.
+	Answers Answers
+
+	GeneratorVersion string
 }
 
-// NewData returns the template data for o, with defaults applied.
+// NewData returns the template data for o, with defaults applied. o must
+// be valid.
 func NewData(o Options) Data {
 	o = o.withDefaults()
-	return Data{
+	apis, _ := o.APIs()
+	d := Data{
 		Name:                  o.Name,
 		Module:                o.Module,
 		Instance:              o.Instance,
@@ -125,13 +114,33 @@ func NewData(o Options) Data {
 		Domain:                o.Domain,
 		CallbackPath:          o.CallbackPath,
 		SignedOutCallbackPath: SignedOutCallbackPath,
-		Credential:            string(o.Credential),
-		Cache:                 string(o.Cache),
-		API:                   string(o.API),
-		GraphBaseURL:          GraphBaseURL,
-		GraphScopes:           slices.Clone(graphScopes),
+		MultiTenant:           slices.Contains(multiTenants, o.TenantID),
+		Credential:            o.Credential,
+		Cache:                 o.Cache,
+		API:                   o.API,
+		GraphClient:           o.GraphClient,
+		Values:                o.Selected(),
+		APIs:                  apis,
+		Answers:               NewAnswers(o),
 		GeneratorVersion:      Version(),
 	}
+	for i := range apis {
+		if !apis[i].RequestAppToken {
+			d.SignInAPI = &apis[i]
+			break
+		}
+	}
+	switch o.TenantID {
+	case "common":
+		d.SignInAudience = "AzureADandPersonalMicrosoftAccount"
+	case "organizations":
+		d.SignInAudience = "AzureADMultipleOrgs"
+	case "consumers":
+		d.SignInAudience = "PersonalMicrosoftAccount"
+	default:
+		d.SignInAudience = "AzureADMyOrg"
+	}
+	return d
 }
 
 // Action says what writing a file does to the output directory.
@@ -166,11 +175,11 @@ func Generate(ctx context.Context, o Options) (*Result, error) {
 	}
 	o = o.withDefaults()
 
-	fsys, label, err := templateTree(o.TemplatesDir)
+	tree, err := openTree(o.TemplatesDir)
 	if err != nil {
 		return nil, err
 	}
-	plan, err := NewPlan(fsys, o)
+	plan, err := NewPlan(tree, o)
 	if err != nil {
 		return nil, wrapTree(o.TemplatesDir, err)
 	}
@@ -196,9 +205,9 @@ func Generate(ctx context.Context, o Options) (*Result, error) {
 		return nil, fieldError("output", err)
 	}
 
-	files, err := render(ctx, fsys, label, plan, NewData(o))
+	files, err := Render(ctx, tree, plan, NewData(o))
 	if err != nil {
-		return nil, err
+		return nil, wrapTree(o.TemplatesDir, err)
 	}
 
 	res := &Result{Options: o, Dir: dir}
@@ -221,25 +230,29 @@ func Generate(ctx context.Context, o Options) (*Result, error) {
 	return res, nil
 }
 
-// templateTree returns the tree to render from and the prefix its file
-// names get in error messages, so that a message points at a real file.
-func templateTree(dir string) (fs.FS, string, error) {
+// openTree returns the tree to generate from: the embedded one, or the
+// fork in dir.
+func openTree(dir string) (*Tree, error) {
 	if dir == "" {
-		return templates.FS, "templates/", nil
+		return EmbeddedTree()
 	}
 	fi, err := os.Stat(dir)
 	if err != nil || !fi.IsDir() {
-		return nil, "", fieldError("templates", fmt.Errorf("%q is not a directory", dir))
+		return nil, fieldError("templates", fmt.Errorf("%q is not a directory", dir))
 	}
-	return os.DirFS(dir), filepath.ToSlash(filepath.Clean(dir)) + "/", nil
+	t, err := OpenTree(os.DirFS(dir), filepath.ToSlash(filepath.Clean(dir))+"/")
+	if err != nil {
+		return nil, fieldError("templates", fmt.Errorf("%q %w", dir, err))
+	}
+	return t, nil
 }
 
-// wrapTree makes a problem with the layout of a forked tree a FieldError
-// of --templates; a problem with the embedded tree is a bug and stays a
-// plain error.
+// wrapTree makes a problem with a forked tree a FieldError of --templates;
+// a problem with the embedded tree is a bug and stays a plain error.
 func wrapTree(dir string, err error) error {
-	if dir == "" {
-		return fmt.Errorf("embedded templates: %w", err)
+	var fe *FieldError
+	if dir == "" || errors.As(err, &fe) {
+		return err
 	}
 	return fieldError("templates", fmt.Errorf("%q: %w", dir, err))
 }
@@ -247,17 +260,21 @@ func wrapTree(dir string, err error) error {
 // checkRequired reports the first file that the embedded tree would
 // produce for o but the fork does not: a fork may add files, not drop them.
 func checkRequired(plan Plan, o Options) error {
-	want, err := NewPlan(templates.FS, o)
+	embedded, err := EmbeddedTree()
+	if err != nil {
+		return err
+	}
+	want, err := NewPlan(embedded, o)
 	if err != nil {
 		return fmt.Errorf("embedded templates: %w", err)
 	}
 	have := make(map[string]bool, len(plan.Files))
 	for _, f := range plan.Files {
-		have[f.Template] = true
+		have[f.Path] = true
 	}
 	for _, f := range want.Files {
-		if !have[f.Template] {
-			return fieldError("templates", fmt.Errorf("%q lacks required template %s", o.TemplatesDir, f.Template))
+		if !have[f.Path] {
+			return fieldError("templates", fmt.Errorf("%q lacks %s, which the embedded tree has for these options", o.TemplatesDir, f.Source))
 		}
 	}
 	return nil

@@ -5,9 +5,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"go/parser"
+	"go/token"
 	"io/fs"
 	"path"
 	"runtime"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"text/template"
@@ -24,9 +28,14 @@ const (
 
 // Funcs are the functions templates may call besides text/template's own.
 var funcs = template.FuncMap{
-	"json":  toJSON,
-	"lower": strings.ToLower,
-	"upper": strings.ToUpper,
+	"json":        toJSON,
+	"include":     func(string, string, any) (string, error) { return "", nil }, // replaced per file
+	"join":        strings.Join,
+	"jsonIndent":  toJSONIndent,
+	"apiSections": apiSections,
+	"devidpAPIs":  devidpAPIs,
+	"lower":       strings.ToLower,
+	"upper":       strings.ToUpper,
 }
 
 // toJSON marshals v as JSON without escaping <, > and &: "demo" gives
@@ -41,75 +50,177 @@ func toJSON(v any) (string, error) {
 	return strings.TrimSuffix(b.String(), "\n"), nil
 }
 
+// toJSONIndent marshals v as indented JSON (two spaces), without escaping
+// <, > and &.
+func toJSONIndent(v any) (string, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(v); err != nil {
+		return "", err
+	}
+	return strings.TrimSuffix(b.String(), "\n"), nil
+}
+
 // An Output is one rendered file.
 type Output struct {
 	Path    string // in the project, slash-separated
 	Content []byte
 }
 
-// Render executes every file of plan, read from fsys, with data, and
-// returns the outputs in plan order. Go files are formatted (gofmt, no
-// import changes) and must parse; go.mod must parse; .json files must be
-// valid JSON. Errors name the template and, for template errors, its line.
-func Render(ctx context.Context, fsys fs.FS, plan Plan, data Data) ([]Output, error) {
-	return render(ctx, fsys, "", plan, data)
-}
-
-// render is Render with prefix put before every template name, so that
-// messages name the file as the user sees it ("templates/base/go.mod.tmpl").
-// Files are rendered in parallel (formatting Go is most of the time); the
-// error returned is that of the first failing file in plan order.
-func render(ctx context.Context, fsys fs.FS, prefix string, plan Plan, data Data) ([]Output, error) {
-	root, err := parsePartials(fsys, prefix, plan.Partials)
+// Render makes every file of plan from tree t for data and returns the
+// outputs in plan order: Go files are copied with their imports rewritten
+// to data.Module, templates executed, and go.mod and go.sum computed for
+// the outside packages the project imports. Go files are formatted (gofmt)
+// and must parse; go.mod must parse; .json files must be valid JSON; no
+// template text may be left. Errors name the file and, for template
+// errors, its line.
+func Render(ctx context.Context, t *Tree, plan Plan, data Data) ([]Output, error) {
+	out, imports, err := renderFiles(ctx, t, plan, data)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]Output, len(plan.Files))
-	errs := make([]error, len(plan.Files))
-	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
-	var wg sync.WaitGroup
-	for i, f := range plan.Files {
-		sem <- struct{}{}
-		wg.Go(func() {
-			defer func() { <-sem }()
-			out[i], errs[i] = renderFile(ctx, fsys, prefix, root, f, data)
-		})
+	gomod, gosum, err := moduleFiles(t, data.Module, imports)
+	if err != nil {
+		return nil, err
 	}
-	wg.Wait()
-	for _, err := range errs {
-		if err != nil {
-			return nil, err
+	for i, f := range plan.Files {
+		switch f.Path {
+		case "go.mod":
+			if _, err := modfile.Parse("go.mod", gomod, nil); err != nil {
+				return nil, fmt.Errorf("go.mod: %w", err)
+			}
+			out[i] = Output{Path: f.Path, Content: gomod}
+		case "go.sum":
+			out[i] = Output{Path: f.Path, Content: gosum}
 		}
 	}
 	return out, nil
 }
 
-// renderFile renders one file with a clone of root, the partials.
-func renderFile(ctx context.Context, fsys fs.FS, prefix string, root *template.Template, f File, data Data) (Output, error) {
+// renderFiles makes every file of plan but go.mod and go.sum, and returns
+// the outside packages the project imports, sorted.
+func renderFiles(ctx context.Context, t *Tree, plan Plan, data Data) ([]Output, []string, error) {
+	root, err := parsePartials(t.FS, t.Label, plan.Partials)
+	if err != nil {
+		return nil, nil, err
+	}
+	out := make([]Output, len(plan.Files))
+	errs := make([]error, len(plan.Files))
+	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
+	var wg sync.WaitGroup
+	// Files are made in parallel (formatting Go is most of the time); the
+	// error returned is that of the first failing file in plan order.
+	for i, f := range plan.Files {
+		if f.Kind == GoModule {
+			continue
+		}
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			out[i], errs[i] = renderFile(ctx, t, root, f, data)
+		})
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return nil, nil, err
+		}
+	}
+	// The root's Go files are templates: what they import is known only
+	// now. Their packages must be selected; their outside imports join
+	// the packages' for go.mod.
+	imports := slices.Clone(plan.Imports)
+	for i, f := range plan.Files {
+		if f.Kind != Template || !strings.HasSuffix(f.Path, ".go") {
+			continue
+		}
+		pf, err := parser.ParseFile(token.NewFileSet(), f.Path, out[i].Content, parser.ImportsOnly)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s: %w", f.Path, err)
+		}
+		for _, spec := range pf.Imports {
+			imp, _ := strconv.Unquote(spec.Path.Value)
+			switch {
+			case imp == data.Module || strings.HasPrefix(imp, data.Module+"/"):
+				dir := strings.TrimPrefix(strings.TrimPrefix(imp, data.Module), "/")
+				if !slices.Contains(plan.Packages, dir) {
+					return nil, nil, fmt.Errorf("%s (rendered from %s%s) imports %s, which these options do not select", f.Path, t.Label, f.Source, dir)
+				}
+			case !isStd(imp) && !slices.Contains(imports, imp):
+				imports = append(imports, imp)
+			}
+		}
+	}
+	slices.Sort(imports)
+	return out, imports, nil
+}
+
+// renderFile makes one file with a clone of root, the partials.
+func renderFile(ctx context.Context, t *Tree, root *template.Template, f File, data Data) (Output, error) {
 	if err := ctx.Err(); err != nil {
 		return Output{}, err
 	}
-	src, err := fs.ReadFile(fsys, f.Template)
+	src, err := fs.ReadFile(t.FS, f.Source)
 	if err != nil {
 		return Output{}, err
 	}
-	name := prefix + f.Template
-	t, err := root.Clone()
+	name := t.Label + f.Source
+	var content []byte
+	switch f.Kind {
+	case Copy:
+		content = src
+		if strings.HasSuffix(f.Path, ".go") {
+			if content, err = rewriteImports(name, src, t.Module, data.Module); err != nil {
+				return Output{}, fmt.Errorf("%s: %w", name, err)
+			}
+		}
+	case Template:
+		tmpl, err := root.Clone()
+		if err != nil {
+			return Output{}, err
+		}
+		tmpl.Funcs(template.FuncMap{"include": includeFunc(tmpl)})
+		if _, err := tmpl.New(name).Parse(string(src)); err != nil {
+			return Output{}, err // "template: templates/app/main.go.tmpl:12: ..."
+		}
+		var buf bytes.Buffer
+		if err := tmpl.ExecuteTemplate(&buf, name, data); err != nil {
+			return Output{}, err // "template: templates/app/main.go.tmpl:12:3: executing ..."
+		}
+		content = buf.Bytes()
+		if strings.HasSuffix(f.Path, ".go") {
+			// Templates of Go files import the tree's packages by the
+			// tree's path, like its packages do.
+			if content, err = rewriteImports(name, content, t.Module, data.Module); err != nil {
+				return Output{}, fmt.Errorf("%s (rendered from %s): not valid Go: %w", f.Path, name, err)
+			}
+		} else if bytes.Contains(content, []byte(leftDelim)) {
+			return Output{}, fmt.Errorf("%s (rendered from %s): template text %q left in the output", f.Path, name, leftDelim)
+		}
+	}
+	content, err = check(f.Path, content)
 	if err != nil {
-		return Output{}, err
-	}
-	if _, err := t.New(name).Parse(string(src)); err != nil {
-		return Output{}, err // "template: templates/base/main.go.tmpl:12: ..."
-	}
-	var buf bytes.Buffer
-	if err := t.ExecuteTemplate(&buf, name, data); err != nil {
-		return Output{}, err // "template: templates/base/main.go.tmpl:12:3: executing ..."
-	}
-	content, err := check(f.Path, buf.Bytes())
-	if err != nil {
-		return Output{}, fmt.Errorf("%s (rendered from %s): %w", f.Path, name, err)
+		return Output{}, fmt.Errorf("%s (from %s): %w", f.Path, name, err)
 	}
 	return Output{Path: f.Path, Content: content}, nil
+}
+
+// includeFunc is the templates' include: [[include "wiring" .Dir $]]
+// executes the block "wiring:<dir>" that a value's _partials.tmpl defines,
+// or gives "" when it defines none, so a shared template can gather what
+// each selected value adds without naming the values.
+func includeFunc(t *template.Template) func(block, dir string, data any) (string, error) {
+	return func(block, dir string, data any) (string, error) {
+		name := block + ":" + dir
+		if t.Lookup(name) == nil {
+			return "", nil
+		}
+		var b bytes.Buffer
+		err := t.ExecuteTemplate(&b, name, data)
+		return b.String(), err
+	}
 }
 
 // parsePartials parses every partial into one template set, which each

@@ -30,7 +30,10 @@ func fieldError(field string, err error) *FieldError {
 
 // OwnRoutes are the generated app's own routes; the callback path must not
 // be one of them.
-var OwnRoutes = []string{"/", "/signin", "/signout", "/profile", "/healthz", SignedOutCallbackPath}
+var OwnRoutes = []string{"/", "/signin", "/signout", "/profile", "/account", "/healthz", "/favicon.ico", SignedOutCallbackPath}
+
+// ownPrefixes are the app's own subtrees: the API pages and static files.
+var ownPrefixes = []string{"/apis/", "/static/"}
 
 var (
 	guidRE = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
@@ -180,8 +183,8 @@ func ValidateCallbackPath(s string) error {
 		return fmt.Errorf("%q is not a clean path (want %q)", s, path.Clean(s))
 	case !pathRE.MatchString(s):
 		return fmt.Errorf("%q may contain only letters, digits and - . _ ~ /", s)
-	case slices.Contains(OwnRoutes, s):
-		return fmt.Errorf("%q is one of the app's own routes (%s)", s, strings.Join(OwnRoutes, ", "))
+	case slices.Contains(OwnRoutes, s) || slices.ContainsFunc(ownPrefixes, func(p string) bool { return strings.HasPrefix(s+"/", p) }):
+		return fmt.Errorf("%q is one of the app's own routes (%s, and what is under %s)", s, strings.Join(OwnRoutes, ", "), strings.Join(ownPrefixes, " and "))
 	}
 	return nil
 }
@@ -191,32 +194,45 @@ func ValidateCallbackPath(s string) error {
 // of the output directory and the template tree.
 func (o Options) Validate() error {
 	o = o.withDefaults()
-	checks := []struct {
-		field string
-		value string
-		check func(string) error
-	}{
-		{"name", o.Name, ValidateName},
-		{"module", o.Module, ValidateModule},
-		{"output", o.Output, func(s string) error {
-			if s == "" {
-				return errors.New("must not be empty")
-			}
-			return nil
-		}},
-		{"instance", o.Instance, ValidateInstance},
-		{"tenant-id", o.TenantID, ValidateTenantID},
-		{"client-id", o.ClientID, ValidateGUID},
-		{"domain", o.Domain, ValidateDomain},
-		{"callback-path", o.CallbackPath, ValidateCallbackPath},
-		{"credential", string(o.Credential), func(s string) error { _, err := Lookup(Credentials, s); return err }},
-		{"cache", string(o.Cache), func(s string) error { _, err := Lookup(Caches, s); return err }},
-		{"api", string(o.API), func(s string) error { _, err := Lookup(APIs, s); return err }},
+	if o.Output == "" {
+		return fieldError("output", errors.New("must not be empty"))
 	}
-	for _, c := range checks {
-		if err := c.check(c.value); err != nil {
-			return fieldError(c.field, err)
+	for i := range Model {
+		opt := &Model[i]
+		v := opt.Get(&o)
+		if len(v) > 0 && !opt.Applies(&o) {
+			return fieldError(opt.Name, fmt.Errorf("applies only with %s", describeWhen(opt.When)))
+		}
+		if !opt.Applies(&o) {
+			continue
+		}
+		if len(v) == 0 && opt.Required {
+			return fieldError(opt.Name, errors.New("must not be empty"))
+		}
+		for _, item := range v {
+			var err error
+			switch {
+			case opt.Kind == OneOf:
+				_, err = opt.Value(item)
+			case opt.Check != nil:
+				err = opt.Check(item)
+			}
+			if err != nil {
+				return fieldError(opt.Name, err)
+			}
 		}
 	}
+	if _, err := o.APIs(); err != nil {
+		return err
+	}
 	return nil
+}
+
+// describeWhen says when an option applies: "--api custom".
+func describeWhen(when []Condition) string {
+	var parts []string
+	for _, c := range when {
+		parts = append(parts, "--"+c.Option+" "+strings.Join(c.Values, " or "))
+	}
+	return strings.Join(parts, " and ")
 }

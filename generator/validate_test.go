@@ -2,6 +2,8 @@ package generator
 
 import (
 	"errors"
+	"fmt"
+	"strings"
 	"testing"
 )
 
@@ -97,6 +99,7 @@ func TestOptionsValidate(t *testing.T) {
 	if err := validOptions().Validate(); err != nil {
 		t.Fatalf("valid options: %v", err)
 	}
+	const orders = "Orders=https://orders.contoso.example|api://22222222-0000-4000-8000-000000000001/Orders.Read"
 	tests := []struct {
 		edit func(*Options)
 		want string
@@ -107,16 +110,80 @@ func TestOptionsValidate(t *testing.T) {
 		{func(o *Options) { o.ClientID = "x" }, `client-id: "x" is not a GUID (want xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)`},
 		{func(o *Options) { o.Credential = "certificate-file" }, `credential: "certificate-file" is not allowed (want client-secret)`},
 		{func(o *Options) { o.Cache = "redis" }, `cache: "redis" is not allowed (want memory)`},
-		{func(o *Options) { o.API = "custom" }, `api: "custom" is not allowed (want graph)`},
-		{func(o *Options) { o.CallbackPath = "/signin" }, `callback-path: "/signin" is one of the app's own routes (/, /signin, /signout, /profile, /healthz, /signout-callback-oidc)`},
+		{func(o *Options) { o.API = "soap" }, `api: "soap" is not allowed (want graph, custom or none)`},
+		{func(o *Options) { o.CallbackPath = "/signin" }, `callback-path: "/signin" is one of the app's own routes`},
+		{func(o *Options) { o.CallbackPath = "/apis/orders" }, `callback-path: "/apis/orders" is one of the app's own routes`},
+		{func(o *Options) { o.API = "custom" }, `called-api-url: --api custom needs the API: --called-api-url and --called-api-scopes, or --downstream-api`},
+		{func(o *Options) { o.API, o.CalledAPIURL = "custom", "http://api.contoso.example" }, `called-api-url: "http://api.contoso.example" must use https: the user's token would travel in clear`},
+		{func(o *Options) { o.API, o.CalledAPIURL = "custom", "https://api.contoso.example" },
+			`called-api-scopes: needs at least one scope, e.g. api://<app id>/access_as_user`},
+		{func(o *Options) {
+			o.API, o.CalledAPIURL, o.CalledAPIScopes = "custom", "https://api.contoso.example", []string{"Orders.Read"}
+		}, `called-api-scopes: "Orders.Read" is not a scope of an API (want e.g. api://<app id>/access_as_user)`},
+		{func(o *Options) {
+			o.API, o.CalledAPIURL, o.CalledAPIScopes = "custom", "https://api.contoso.example", []string{"api://a/x", "api://b/y"}
+		}, `called-api-scopes: scopes api://a/x and api://b/y belong to two APIs; one token is for one API`},
+		{func(o *Options) { o.API, o.DownstreamAPIs = "none", []string{orders} }, `api: none (sign-in only) cannot be combined with`},
+		{func(o *Options) { o.API, o.GraphClient = "custom", "sdk" }, `graph-client: applies only with --api graph`},
+		{func(o *Options) { o.API, o.DownstreamAPIs = "custom", []string{orders, orders} }, `downstream-api: the name Orders is given twice`},
+		{func(o *Options) {
+			o.API, o.DownstreamAPIs = "custom", []string{"Orders=https://o.example|api://x/.default"}
+		},
+			`downstream-api: "Orders=https://o.example|api://x/.default": is called for the user: name its delegated scopes instead of /.default (or add |app to call it as the app)`},
+		{func(o *Options) {
+			o.API, o.DownstreamAPIs = "custom", []string{"Orders=https://o.example|api://x/Orders.Read|app"}
+		},
+			`downstream-api: "Orders=https://o.example|api://x/Orders.Read|app": is called as the app, so its one scope is api://x/.default`},
+		{func(o *Options) { o.API, o.DownstreamAPIs = "custom", []string{"AzureAd=https://o.example|api://x/y"} },
+			`downstream-api: "AzureAd=https://o.example|api://x/y": "AzureAd" is a settings section of the app itself; choose another name`},
+		{func(o *Options) { o.API, o.DownstreamAPIs = "custom", []string{"Orders https://o.example"} },
+			`downstream-api: "Orders https://o.example": want Name=https://base/url|scope1 scope2 (and |app to call it as the app)`},
 	}
 	for _, tc := range tests {
 		o := validOptions()
 		tc.edit(&o)
 		err := o.Validate()
 		var fe *FieldError
-		if !errors.As(err, &fe) || err.Error() != tc.want {
+		if !errors.As(err, &fe) || !strings.HasPrefix(err.Error(), tc.want) {
 			t.Errorf("Validate() = %v, want FieldError %q", err, tc.want)
+		}
+	}
+}
+
+func TestAPIs(t *testing.T) {
+	o := validOptions()
+	o.API = "custom"
+	o.DownstreamAPIs = []string{
+		"Orders=https://orders.contoso.example/api|api://o/Orders.Read api://o/Orders.Write",
+		"Reports=https://reports.contoso.example|api://r/.default|app",
+	}
+	apis, err := o.APIs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(apis) != 2 || apis[0].Name != "Orders" || !apis[0].Named || apis[0].AppIDURI != "api://o" ||
+		strings.Join(apis[0].ScopeNames, " ") != "Orders.Read Orders.Write" || apis[0].RequestAppToken ||
+		!apis[1].RequestAppToken || apis[1].AppIDURI != "api://r" {
+		t.Errorf("APIs = %+v", apis)
+	}
+	o = validOptions()
+	o.API, o.CalledAPIURL, o.CalledAPIScopes = "custom", "https://api.contoso.example", []string{"api://x/access_as_user"}
+	apis, err = o.APIs()
+	if err != nil || len(apis) != 1 || apis[0].Name != DefaultAPIName || apis[0].Named {
+		t.Errorf("single custom API = %+v, %v", apis, err)
+	}
+}
+
+func TestGraphFollowsTheCloud(t *testing.T) {
+	for instance, want := range map[string]string{
+		"https://login.microsoftonline.com/": "https://graph.microsoft.com/v1.0 [user.read]",
+		"https://login.microsoftonline.us/":  "https://graph.microsoft.us/v1.0 [https://graph.microsoft.us/User.Read]",
+		"https://login.chinacloudapi.cn/":    "https://microsoftgraph.chinacloudapi.cn/v1.0 [https://microsoftgraph.chinacloudapi.cn/User.Read]",
+		"https://login.example.test/":        "https://graph.microsoft.com/v1.0 [user.read]",
+	} {
+		g := GraphFor(instance)
+		if got := g.BaseURL + " " + fmt.Sprint(g.Scopes); got != want {
+			t.Errorf("GraphFor(%s) = %s, want %s", instance, got, want)
 		}
 	}
 }
@@ -127,8 +194,12 @@ func TestDefaults(t *testing.T) {
 	o.TenantID = "Common"
 	d := NewData(o)
 	if d.Module != "demo" || d.Instance != "https://login.microsoftonline.us/" || d.TenantID != "common" ||
-		d.CallbackPath != DefaultCallbackPath || d.Credential != "client-secret" || d.Cache != "memory" || d.API != "graph" {
+		d.CallbackPath != DefaultCallbackPath || d.Credential != "client-secret" || d.Cache != "memory" || d.API != "graph" ||
+		d.GraphClient != "rest" || d.SignInAudience != "AzureADandPersonalMicrosoftAccount" || !d.MultiTenant {
 		t.Errorf("NewData = %+v", d)
+	}
+	if d.SignInAPI == nil || d.SignInAPI.BaseURL != "https://graph.microsoft.us/v1.0" {
+		t.Errorf("the sign-in API = %+v, want Graph in the US government cloud", d.SignInAPI)
 	}
 	if got := o.withDefaults().Output; got != "demo" {
 		t.Errorf("default output = %q, want demo", got)
@@ -136,10 +207,10 @@ func TestDefaults(t *testing.T) {
 }
 
 func TestAllowed(t *testing.T) {
-	cs := []Choice[string]{{Value: "a"}, {Value: "b"}, {Value: "c"}}
+	vs := []string{"a", "b", "c"}
 	for n, want := range []string{"nothing", "a", "a or b", "a, b or c"} {
-		if got := Allowed(cs[:n]); got != want {
-			t.Errorf("Allowed(%d) = %q, want %q", n, got, want)
+		if got := orList(vs[:n]); got != want {
+			t.Errorf("orList(%d) = %q, want %q", n, got, want)
 		}
 	}
 }

@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"strings"
 
+	"golang.org/x/mod/modfile"
+
 	"github.com/idweb-init/idweb-init/templates"
 )
 
@@ -161,8 +163,11 @@ func Write(ctx context.Context, dir string, files []Output) (err error) {
 	return nil
 }
 
-// Export writes the embedded template tree, verbatim, into dir, to start
-// a fork for Options.TemplatesDir. It refuses a non-empty dir.
+// Export writes the embedded app tree into dir as a Go module of its own,
+// to start a fork for Options.TemplatesDir: the tree, its go.mod (module
+// templates.AppModule), go.sum and module table. The fork builds and tests
+// as it is (go test ./...), except for the root's templates. It refuses a
+// non-empty dir.
 func Export(ctx context.Context, dir string) error {
 	abs, err := filepath.Abs(dir)
 	if err != nil {
@@ -186,6 +191,22 @@ func Export(ctx context.Context, dir string) error {
 	if err != nil {
 		return fmt.Errorf("reading the embedded templates: %w", err)
 	}
+	gomod, err := modfile.Parse("go.mod", templates.GoMod, nil)
+	if err != nil {
+		return fmt.Errorf("embedded go.mod: %w", err)
+	}
+	if err := gomod.AddModuleStmt(templates.AppModule); err != nil {
+		return err
+	}
+	modText, err := gomod.Format()
+	if err != nil {
+		return err
+	}
+	files = append(files,
+		Output{Path: "go.mod", Content: modText},
+		Output{Path: "go.sum", Content: templates.GoSum},
+		Output{Path: "modules.json", Content: templates.Modules},
+	)
 	return Write(ctx, abs, files)
 }
 

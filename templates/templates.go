@@ -51,3 +51,10 @@ func mustSub(fsys fs.FS, dir string) fs.FS {
 	}
 	return sub
 }
+
+// Modules is the module table (see generator.ModuleTable): for each set of
+// outside packages a combination of options imports, the go.mod
+// requirements and go.sum lines of a project that imports exactly those.
+//
+//go:embed modules.json
+var Modules []byte
