@@ -1,115 +1,65 @@
-package prompt
+package prompt_test
 
 import (
 	"errors"
 	"flag"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/idweb-init/idweb-init/generator"
+	"github.com/idweb-init/idweb-init/internal/prompt"
+	"github.com/idweb-init/idweb-init/internal/prompt/prompttest"
 )
 
 // update is defined so that "go test ./... -run Golden -update" works;
 // cmd/idweb-init uses it.
 var _ = flag.Bool("update", false, "rewrite golden files (used by cmd/idweb-init)")
 
-// script is a Prompter that answers from a list, like a user would: an
-// empty answer takes the default, and an answer the question's validator
-// rejects is followed by the next one.
-type script struct {
-	t        *testing.T
-	answers  map[string][]string // by message
-	asked    []string            // messages, in order
-	defaults map[string]string   // the default offered, by message
-	rejected []string            // validation errors seen
-}
+const (
+	tenantID = "11111111-2222-3333-4444-555555555555"
+	clientID = "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee"
+	apiID    = "bbbbbbbb-0000-4000-8000-000000000001"
+)
 
-func (s *script) next(msg string) (string, bool) {
-	as := s.answers[msg]
-	if len(as) == 0 {
-		return "", false
-	}
-	s.answers[msg] = as[1:]
-	return as[0], true
-}
-
-func (s *script) Input(q Input) (string, error) {
-	s.asked = append(s.asked, q.Message)
-	s.defaults[q.Message] = q.Default
-	for {
-		ans, ok := s.next(q.Message)
-		if !ok {
-			s.t.Fatalf("no answer left for %q", q.Message)
-		}
-		if ans == "^C" {
-			return "", ErrInterrupted
-		}
-		if ans == "" {
-			ans = q.Default
-		}
-		if err := q.Validate(ans); err != nil {
-			s.rejected = append(s.rejected, err.Error())
-			continue
-		}
-		return ans, nil
-	}
-}
-
-func (s *script) Select(q Select) (string, error) {
-	s.asked = append(s.asked, q.Message)
-	s.defaults[q.Message] = q.Default
-	if q.Help == "" || len(q.Options) == 0 {
-		s.t.Errorf("select %q has no help or no options", q.Message)
-	}
-	ans, _ := s.next(q.Message)
-	if ans == "" {
-		ans = q.Default
-		if ans == "" {
-			ans = q.Options[0].Value
-		}
-	}
-	return ans, nil
-}
-
-func newScript(t *testing.T, answers map[string][]string) *script {
-	return &script{t: t, answers: answers, defaults: map[string]string{}}
-}
-
-func given(flags ...string) func(string) bool {
-	return func(f string) bool { return slices.Contains(flags, f) }
+func given(names ...string) func(string) bool {
+	return func(n string) bool { return slices.Contains(names, n) }
 }
 
 func TestAskEverything(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "my-app")
-	s := newScript(t, map[string][]string{
+	s := prompttest.New(t, map[string][]string{
 		"Project name:":            {"bad name", "my-app"},
 		"Go module path:":          {""}, // take the default: the name
 		"Tenant ID:":               {"contoso", "contoso.onmicrosoft.com"},
-		"Application (client) ID:": {"abc", "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee"},
+		"Application (client) ID:": {"abc", clientID},
+		"API to call:":             {""}, // the default: graph
 		"Output directory:":        {out},
 	})
 	var o generator.Options
-	asked, err := Ask(s, &o, given())
+	asked, err := prompt.Ask(s, &o, given())
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantAsked := []string{"name", "module", "tenant-id", "client-id", "credential", "cache", "calls-graph", "output"}
+	// Not asked: the advanced options (instance, domain, callback path,
+	// Graph client) and those with one value (credential, cache).
+	wantAsked := []string{"name", "module", "tenant-id", "client-id", "api", "output"}
 	if !slices.Equal(asked, wantAsked) {
 		t.Errorf("asked %v, want %v", asked, wantAsked)
 	}
-	want := generator.Options{
-		Name: "my-app", Module: "my-app", Output: out,
-		TenantID: "contoso.onmicrosoft.com", ClientID: "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee",
-		Credential: generator.CredentialClientSecret, Cache: generator.CacheMemory, API: generator.APIGraph,
-	}
-	if o != want {
+	want := generator.Options{Name: "my-app", Module: "my-app", Output: out,
+		TenantID: "contoso.onmicrosoft.com", ClientID: clientID, API: "graph"}
+	if !equalOptions(o, want) {
 		t.Errorf("options = %+v\nwant      %+v", o, want)
 	}
-	if s.defaults["Output directory:"] != "my-app" || s.defaults["Go module path:"] != "my-app" {
-		t.Errorf("defaults offered = %v, want the name for module and output", s.defaults)
+	if s.Defaults["Output directory:"] != "my-app" || s.Defaults["Go module path:"] != "my-app" || s.Defaults["API to call:"] != "graph" {
+		t.Errorf("defaults offered = %v, want the name for module and output, graph for the API", s.Defaults)
+	}
+	if got := s.Options["API to call:"]; !slices.Equal(got, []string{"graph", "custom", "none"}) {
+		t.Errorf("API choices %v", got)
 	}
 	// The prompt rejects with the generator's own validators.
 	wantRejected := []string{
@@ -117,42 +67,162 @@ func TestAskEverything(t *testing.T) {
 		`"contoso" is not a tenant ID (want a GUID, a verified domain such as contoso.onmicrosoft.com, common, organizations or consumers)`,
 		`"abc" is not a GUID (want xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)`,
 	}
-	if !slices.Equal(s.rejected, wantRejected) {
-		t.Errorf("rejected:\n%s\nwant:\n%s", strings.Join(s.rejected, "\n"), strings.Join(wantRejected, "\n"))
+	if !slices.Equal(s.Rejected, wantRejected) {
+		t.Errorf("rejected:\n%s\nwant:\n%s", strings.Join(s.Rejected, "\n"), strings.Join(wantRejected, "\n"))
+	}
+}
+
+func TestAskCustomAPI(t *testing.T) {
+	s := prompttest.New(t, map[string][]string{
+		"API to call:":                        {"custom"},
+		"Name of the API's settings section:": {""},
+		"The API's base URL:":                 {"http://orders.contoso.com", "https://orders.contoso.com/api"},
+		"The API's scopes (space-separated):": {
+			"",
+			"Orders.Read",
+			"api://" + apiID + "/Orders.Read api://other/Orders.Write",
+			"api://" + apiID + "/Orders.Read api://" + apiID + "/Orders.Write",
+		},
+		"Add another API?": {"n"},
+	})
+	o := generator.Options{Name: "demo", TenantID: tenantID, ClientID: clientID}
+	asked, err := prompt.Ask(s, &o, given("name", "module", "tenant-id", "client-id", "output"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantAsked := []string{"api", "api-name", "called-api-url", "called-api-scopes", "downstream-api"}
+	if !slices.Equal(asked, wantAsked) {
+		t.Errorf("asked %v, want %v", asked, wantAsked)
+	}
+	want := generator.Options{Name: "demo", TenantID: tenantID, ClientID: clientID, API: "custom",
+		APIName: generator.DefaultAPIName, CalledAPIURL: "https://orders.contoso.com/api",
+		CalledAPIScopes: []string{"api://" + apiID + "/Orders.Read", "api://" + apiID + "/Orders.Write"}}
+	if !equalOptions(o, want) {
+		t.Errorf("options = %+v\nwant      %+v", o, want)
+	}
+	wantRejected := []string{
+		`"http://orders.contoso.com" must use https: the user's token would travel in clear`,
+		`needs at least one scope, e.g. api://<app id>/access_as_user`,
+		`"Orders.Read" is not a scope of an API (want e.g. api://<app id>/access_as_user)`,
+		`scopes api://` + apiID + `/Orders.Read and api://other/Orders.Write belong to two APIs; one token is for one API`,
+	}
+	if !slices.Equal(s.Rejected, wantRejected) {
+		t.Errorf("rejected:\n%s\nwant:\n%s", strings.Join(s.Rejected, "\n"), strings.Join(wantRejected, "\n"))
+	}
+	if err := o.Validate(); err != nil {
+		t.Error(err)
+	}
+}
+
+// TestAskMoreAPIs adds two APIs after the first: all three become named
+// APIs, the first under its section name.
+func TestAskMoreAPIs(t *testing.T) {
+	s := prompttest.New(t, map[string][]string{
+		"Name of the API's settings section:": {"Orders"},
+		"The API's base URL:":                 {"https://orders.contoso.com/api", "https://stock.contoso.com", "https://admin.contoso.com"},
+		"The API's scopes (space-separated):": {"api://" + apiID + "/Orders.Read", "api://stock/Stock.Read"},
+		"Add another API?":                    {"y", "yes", "n"},
+		"Name of the API:":                    {"orders", "Stock", "Admin"},
+		"Call it as the app (with the app's own token, not the user's)?": {"n", "y"},
+		"The API's scope (api://<app id>/.default):":                     {"api://admin/Admin.Read", "api://admin/.default"},
+	})
+	o := generator.Options{Name: "demo", TenantID: tenantID, ClientID: clientID, API: "custom"}
+	if _, err := prompt.Ask(s, &o, given("name", "module", "tenant-id", "client-id", "api", "output")); err != nil {
+		t.Fatal(err)
+	}
+	wantAPIs := []string{
+		"Orders=https://orders.contoso.com/api|api://" + apiID + "/Orders.Read",
+		"Stock=https://stock.contoso.com|api://stock/Stock.Read",
+		"Admin=https://admin.contoso.com|api://admin/.default|app",
+	}
+	if !slices.Equal(o.DownstreamAPIs, wantAPIs) || o.APIName != "" || o.CalledAPIURL != "" || o.CalledAPIScopes != nil {
+		t.Errorf("options = %+v\nwant downstream APIs %q and no single API", o, wantAPIs)
+	}
+	apis, err := o.APIs()
+	if err != nil || len(apis) != 3 || !apis[0].Named || !apis[2].RequestAppToken {
+		t.Errorf("APIs() = %+v, %v", apis, err)
+	}
+	wantRejected := []string{
+		`"orders" is taken (the APIs so far: Orders)`,
+		`is called as the app, so its one scope is api://admin/.default (app tokens carry the app roles granted to the app)`,
+	}
+	if !slices.Equal(s.Rejected, wantRejected) {
+		t.Errorf("rejected:\n%s\nwant:\n%s", strings.Join(s.Rejected, "\n"), strings.Join(wantRejected, "\n"))
 	}
 }
 
 func TestAskOnlyWhatIsMissing(t *testing.T) {
-	s := newScript(t, map[string][]string{"Go module path:": {"example.com/demo"}})
-	o := generator.Options{Name: "demo", TenantID: "common", ClientID: "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee", Output: "x"}
-	asked, err := Ask(s, &o, given("name", "tenant-id", "client-id", "credential", "cache", "calls-graph", "output"))
-	if err != nil {
-		t.Fatal(err)
+	tests := []struct {
+		name  string
+		o     generator.Options
+		given []string
+		want  []string
+	}{
+		{"module only", generator.Options{Name: "demo", TenantID: "common", ClientID: clientID, Output: "x"},
+			[]string{"name", "tenant-id", "client-id", "api", "output"}, []string{"module"}},
+		// Advanced options given are not asked again, nor are they asked
+		// when not given.
+		{"graph given", generator.Options{Name: "demo", Module: "demo", TenantID: "common", ClientID: clientID, API: "graph", Output: "x"},
+			[]string{"name", "module", "tenant-id", "client-id", "api", "output", "instance"}, nil},
+		// No API: nothing about APIs.
+		{"none", generator.Options{Name: "demo", Module: "demo", TenantID: "common", ClientID: clientID, API: "none", Output: "x"},
+			[]string{"name", "module", "tenant-id", "client-id", "api", "output"}, nil},
+		// Named APIs given: no single API to ask about, no more to add.
+		{"named APIs given", generator.Options{Name: "demo", Module: "demo", TenantID: "common", ClientID: clientID, API: "custom", Output: "x",
+			DownstreamAPIs: []string{"A=https://a.example.com|api://a/x"}},
+			[]string{"name", "module", "tenant-id", "client-id", "api", "output", "downstream-api"}, nil},
 	}
-	if !slices.Equal(asked, []string{"module"}) || o.Module != "example.com/demo" {
-		t.Errorf("asked %v, module %q; want only module", asked, o.Module)
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s := prompttest.New(t, map[string][]string{"Go module path:": {"example.com/demo"}})
+			o := tc.o
+			asked, err := prompt.Ask(s, &o, given(tc.given...))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(asked, tc.want) {
+				t.Errorf("asked %v (%q), want %v", asked, s.Asked, tc.want)
+			}
+		})
 	}
 }
 
-func TestAskOutputMustBeEmpty(t *testing.T) {
+func TestAskOutput(t *testing.T) {
 	full := t.TempDir()
-	if err := os.WriteFile(filepath.Join(full, "f"), []byte("x"), 0o644); err != nil {
+	file := filepath.Join(full, "f")
+	if err := os.WriteFile(file, []byte("x"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	s := newScript(t, map[string][]string{"Output directory:": {full, filepath.Join(full, "sub")}})
+	s := prompttest.New(t, map[string][]string{"Output directory:": {full, file, filepath.Join(full, "sub")}})
 	o := generator.Options{Name: "demo"}
-	if _, err := Ask(s, &o, given("name", "module", "tenant-id", "client-id", "credential", "cache", "calls-graph")); err != nil {
+	if _, err := prompt.Ask(s, &o, given("name", "module", "tenant-id", "client-id", "api")); err != nil {
 		t.Fatal(err)
 	}
-	if len(s.rejected) != 1 || !strings.Contains(s.rejected[0], "is not empty") || o.Output != filepath.Join(full, "sub") {
-		t.Errorf("rejected %v, output %q", s.rejected, o.Output)
+	want := []string{
+		`"` + full + `" is not empty (choose another directory, or run again with --force)`,
+		`"` + file + `" is a file; want a directory to create`,
+	}
+	if !slices.Equal(s.Rejected, want) || o.Output != filepath.Join(full, "sub") {
+		t.Errorf("rejected %q, output %q", s.Rejected, o.Output)
 	}
 }
 
 func TestAskInterrupted(t *testing.T) {
-	s := newScript(t, map[string][]string{"Project name:": {"^C"}})
-	var o generator.Options
-	if _, err := Ask(s, &o, given()); !errors.Is(err, ErrInterrupted) {
-		t.Errorf("Ask = %v, want ErrInterrupted", err)
+	for _, question := range []string{"Project name:", "API to call:", "Add another API?"} {
+		s := prompttest.New(t, map[string][]string{
+			question:                              {prompttest.Interrupt},
+			"Project name:":                       {"demo"},
+			"API to call:":                        {"custom"},
+			"The API's base URL:":                 {"https://a.example.com"},
+			"The API's scopes (space-separated):": {"api://a/x"},
+		})
+		s.Answers[question] = []string{prompttest.Interrupt}
+		o := generator.Options{TenantID: tenantID, ClientID: clientID}
+		if _, err := prompt.Ask(s, &o, given("module", "tenant-id", "client-id")); !errors.Is(err, prompt.ErrInterrupted) {
+			t.Errorf("%s: Ask = %v, want ErrInterrupted", question, err)
+		}
 	}
 }
+
+// equalOptions compares options field by field.
+func equalOptions(a, b generator.Options) bool { return reflect.DeepEqual(a, b) }

@@ -58,6 +58,13 @@ func (s *Survey) Select(q Select) (string, error) {
 	return ans, surveyError(err)
 }
 
+// Confirm implements Prompter.
+func (s *Survey) Confirm(q Confirm) (bool, error) {
+	var ans bool
+	err := survey.AskOne(&survey.Confirm{Message: q.Message, Default: q.Default, Help: q.Help}, &ans, s.stdio)
+	return ans, surveyError(err)
+}
+
 func surveyError(err error) error {
 	if errors.Is(err, terminal.InterruptErr) {
 		return ErrInterrupted
