@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,6 +18,7 @@ import (
 const (
 	tenantID = "11111111-2222-3333-4444-555555555555"
 	clientID = "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee"
+	apiID    = "bbbbbbbb-0000-4000-8000-000000000001" // a custom API's app ID
 )
 
 // validArgs are a complete command line but for -o.
@@ -49,22 +51,49 @@ func TestBadInput(t *testing.T) {
 		{[]string{"--module", "Foo Bar"}, `--module: "Foo Bar" is not a valid module path: invalid char ' '`},
 		{[]string{"--module", "example.com/demo/"}, `--module: "example.com/demo/" is not a valid module path: trailing slash`},
 		{[]string{"--callback-path", "signin-oidc"}, `--callback-path: "signin-oidc" must start with '/'`},
-		{[]string{"--callback-path", "/signout"}, `--callback-path: "/signout" is one of the app's own routes (/, /signin, /signout, /profile, /healthz, /signout-callback-oidc)`},
+		{[]string{"--callback-path", "/signout"}, "--callback-path: " + generator.ValidateCallbackPath("/signout").Error()},
 		{[]string{"--callback-path", "/cb?x=1"}, `--callback-path: "/cb?x=1" must not contain a query or fragment`},
 		{[]string{"--callback-path", "/a b"}, `--callback-path: "/a b" must not contain whitespace`},
 		{[]string{"--callback-path", "/a/../b"}, `--callback-path: "/a/../b" is not a clean path (want "/b")`},
 		{[]string{"--credential", "certificate-file"}, `--credential: "certificate-file" is not allowed (want client-secret)`},
 		{[]string{"--cache", "redis"}, `--cache: "redis" is not allowed (want memory)`},
+		{[]string{"--api", "orders"}, `--api: "orders" is not allowed (want graph, custom or none)`},
+		{[]string{"--graph-client", "fast"}, `--graph-client: "fast" is not allowed (want rest or sdk)`},
 		{[]string{"--domain", "not a domain"}, `--domain: "not a domain" is not a domain name (want e.g. contoso.onmicrosoft.com)`},
 		{[]string{"--git", "maybe"}, `--git: "maybe" is not allowed (want init or skip)`},
 		{[]string{"--dry-run=maybe"}, `--dry-run: "maybe" is not a boolean (want true or false)`},
-		{[]string{"--calls-graph=false"}, `--calls-graph: false is not supported yet (Microsoft Graph is the only API for now)`},
+		{[]string{"--calls-graph=maybe"}, `--calls-graph: "maybe" is not a boolean (want true or false)`},
+		// The custom API's flags, checked when given, then together.
+		{[]string{"--called-api-url", "http://orders.contoso.com"}, `--called-api-url: "http://orders.contoso.com" must use https: the user's token would travel in clear`},
+		{[]string{"--called-api-scopes", "api://" + apiID + "/Orders.Read Orders.Write"}, `--called-api-scopes: "Orders.Write" is not a scope of an API (want e.g. api://<app id>/access_as_user)`},
+		{[]string{"--called-api-scopes", " "}, `--called-api-scopes: must not be empty`},
+		{[]string{"--api-name", "1st"}, `--api-name: "1st" is not an API name (want a letter, then letters, digits or _)`},
+		{[]string{"--downstream-api", "Orders"}, `--downstream-api: "Orders": want Name=https://base/url|scope1 scope2 (and |app to call it as the app)`},
+		{[]string{"--api", "custom"}, `--called-api-url: --api custom needs the API: --called-api-url and --called-api-scopes, or --downstream-api`},
+		{[]string{"--called-api-scopes", "api://" + apiID + "/Orders.Read"}, `--called-api-url: must be given with --called-api-scopes`},
+		{[]string{"--called-api-url", "https://orders.contoso.com"}, `--called-api-scopes: needs at least one scope, e.g. api://<app id>/access_as_user`},
+		{[]string{"--called-api-url", "https://orders.contoso.com", "--called-api-scopes", "api://a/Orders.Read", "--called-api-scopes", "api://b/Orders.Write"},
+			`--called-api-scopes: scopes api://a/Orders.Read and api://b/Orders.Write belong to two APIs; one token is for one API`},
+		{[]string{"--downstream-api", "Orders=https://a.example.com|api://a/x", "--downstream-api", "orders=https://b.example.com|api://b/x"},
+			`--downstream-api: the name orders is given twice`},
+		// dotnet's spellings and --api: contradictions name both flags.
+		{[]string{"--calls-graph", "--api", "custom"}, `--calls-graph contradicts --api custom: --calls-graph means --api graph`},
+		{[]string{"--api", "none", "--calls-graph"}, `--calls-graph contradicts --api none: --calls-graph means --api graph`},
+		{[]string{"--calls-graph=false", "--api", "graph"}, `--calls-graph=false contradicts --api graph: --calls-graph=false means --api custom or none`},
+		{[]string{"--called-api-url", "https://a.example.com", "--api", "graph"}, `--called-api-url contradicts --api graph: --called-api-url applies only with --api custom`},
+		{[]string{"--called-api-scopes", "api://a/x", "--api", "none"}, `--called-api-scopes contradicts --api none: --called-api-scopes applies only with --api custom`},
+		{[]string{"--graph-client", "sdk", "--api", "custom"}, `--graph-client contradicts --api custom: --graph-client applies only with --api graph`},
+		{[]string{"--graph-client", "sdk", "--api", "none"}, `--graph-client contradicts --api none: --graph-client applies only with --api graph`},
+		{[]string{"--downstream-api", "A=https://a.example.com|api://a/x", "--api", "none"}, `--downstream-api contradicts --api none: --downstream-api applies only with --api graph or custom`},
+		{[]string{"--calls-graph", "--called-api-url", "https://a.example.com"}, `--called-api-url contradicts --calls-graph: --called-api-url applies only with --api custom, --calls-graph means --api graph`},
+		{[]string{"--calls-graph=false", "--graph-client", "rest"}, `--graph-client contradicts --calls-graph=false: --graph-client applies only with --api graph, --calls-graph=false means --api custom or none`},
 		{[]string{"--unknown"}, `unknown flag: --unknown (see idweb-init --help)`},
 		{[]string{"-x"}, `unknown shorthand flag: 'x' in -x (see idweb-init --help)`},
-		{[]string{"foo"}, `unexpected argument "foo"`},
+		{[]string{"foo"}, `unexpected argument "foo"`}, // --name is given: no suggestion
 		{[]string{"versoin"}, `unexpected argument "versoin" (did you mean "version"?)`},
 		{[]string{"--templates", "$PARENT/nope"}, `--templates: "$PARENT/nope" is not a directory`},
-		{[]string{"-o", "$OUT/keep.txt"}, `--output: "$OUT/keep.txt" is not a directory`},
+		{[]string{"--answers", "$PARENT/nope.json"}, `--answers: open $PARENT/nope.json: no such file or directory`},
+		{[]string{"-o", "$OUT/keep.txt"}, `--output: "$OUT/keep.txt" is a file; want a directory to create`},
 		{[]string{"-o", ""}, `--output: must not be empty`},
 		{[]string{"--force=false"}, `--output: "$OUT" is not empty (use --force to replace the planned files; other files are kept)`},
 	}
@@ -133,10 +162,7 @@ func TestDryRun(t *testing.T) {
 	if res.code != 0 {
 		t.Fatalf("exit %d: %s", res.code, res.stderr)
 	}
-	plan, err := generator.NewPlan(templates.FS, generator.Options{Name: "demo"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	plan := basePlan(t)
 	lines := strings.Split(strings.TrimSuffix(res.stdout, "\n"), "\n")
 	if want := "Would write " + strconv.Itoa(len(plan.Files)) + " files to " + out + " (module example.com/demo):"; lines[0] != want {
 		t.Errorf("first line %q, want %q", lines[0], want)
@@ -206,13 +232,14 @@ func TestTemplatesExportAndFork(t *testing.T) {
 	if res.code != 0 {
 		t.Fatalf("export: exit %d: %s", res.code, res.stderr)
 	}
-	// The export is the embedded tree, byte for byte.
+	// The export is the embedded tree, byte for byte, and a module.
 	exported := readTree(t, fork)
-	embedded := map[string][]byte{}
-	for _, layer := range []string{"base", "credential", "cache", "api"} {
-		for name, b := range readEmbedded(t, layer) {
-			embedded[name] = b
+	embedded := readEmbedded(t)
+	for _, name := range []string{"go.mod", "go.sum", "modules.json"} {
+		if _, ok := exported[name]; !ok {
+			t.Errorf("the export has no %s", name)
 		}
+		delete(exported, name)
 	}
 	if msg := diffTrees(embedded, exported); msg != "" {
 		t.Errorf("export differs from the embedded tree:\n%s", msg)
@@ -233,21 +260,10 @@ func TestTemplatesExportAndFork(t *testing.T) {
 		}
 	}
 
-	// Change the fork: one more line in every planned file that takes
-	// one, and a new file.
-	plan := basePlan(t)
-	var md string
-	for _, f := range plan.Files {
-		if strings.HasSuffix(f.Path, ".md") {
-			md = f.Path
-			appendFile(t, filepath.Join(fork, filepath.FromSlash(f.Template)), "\nForked for [[.Name]].\n")
-			break
-		}
-	}
-	if md == "" {
-		t.Fatal("the plan has no .md file to change")
-	}
-	writeTree(t, fork, map[string]string{"base/EXTRA.txt.tmpl": "extra for [[.Module]]\n"})
+	// Change the fork: one more line in the README's template, and a new
+	// file.
+	appendFile(t, filepath.Join(fork, "README.md.tmpl"), "\nForked for [[.Name]].\n")
+	writeTree(t, fork, map[string]string{"EXTRA.txt.tmpl": "extra for [[.Module]]\n"})
 
 	out := filepath.Join(parent, "out")
 	res = runCLI(t, append(validArgs, "--templates", fork, "-o", out)...)
@@ -255,47 +271,35 @@ func TestTemplatesExportAndFork(t *testing.T) {
 		t.Fatalf("render from the fork: exit %d: %s", res.code, res.stderr)
 	}
 	got := readTree(t, out)
-	if !strings.HasSuffix(string(got[md]), "\nForked for demo.\n") {
-		t.Errorf("%s does not have the fork's change:\n%s", md, got[md])
+	if !strings.HasSuffix(string(got["README.md"]), "\nForked for demo.\n") {
+		t.Errorf("README.md does not have the fork's change:\n%s", got["README.md"])
 	}
 	if string(got["EXTRA.txt"]) != "extra for example.com/demo\n" {
 		t.Errorf("EXTRA.txt = %q", got["EXTRA.txt"])
 	}
 }
 
+// TestForkErrors breaks a fork in one way at a time: each is a usage
+// error naming --templates and the fork's file at fault, and leaves
+// nothing behind.
 func TestForkErrors(t *testing.T) {
-	plan := basePlan(t)
-	first := plan.Files[0].Template
-	last := plan.Files[len(plan.Files)-1].Template
-	lines := func(name string) int {
-		b, err := templates.FS.ReadFile(name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return strings.Count(string(b), "\n")
-	}
 	tests := []struct {
 		name string
 		edit func(t *testing.T, fork string)
-		code int
-		want string // $FORK is replaced
+		want []string // in the message; $FORK is replaced
 	}{
 		{"missing required file", func(t *testing.T, fork string) {
-			if err := os.Remove(filepath.Join(fork, filepath.FromSlash(first))); err != nil {
-				t.Fatal(err)
-			}
-		}, 2, `--templates: "$FORK" lacks required template ` + first},
+			remove(t, filepath.Join(fork, "README.md.tmpl"))
+		}, []string{"README.md.tmpl"}},
 		{"template syntax error", func(t *testing.T, fork string) {
-			appendFile(t, filepath.Join(fork, filepath.FromSlash(first)), "[[ if ]]\n")
-		}, 1, "template: $FORK/" + first + ":" + strconv.Itoa(lines(first)+1) + ": missing value for if"},
+			appendFile(t, filepath.Join(fork, "README.md.tmpl"), "[[ if ]]\n")
+		}, []string{"$FORK/README.md.tmpl:", "missing value for if"}},
 		{"execution error", func(t *testing.T, fork string) {
-			appendFile(t, filepath.Join(fork, filepath.FromSlash(last)), "[[ .NoSuchField ]]\n")
-		}, 1, "template: $FORK/" + last + ":" + strconv.Itoa(lines(last)+1) + `:3: executing "$FORK/` + last + `" at <.NoSuchField>: can't evaluate field NoSuchField in type generator.Data`},
-		{"layer missing", func(t *testing.T, fork string) {
-			if err := os.RemoveAll(filepath.Join(fork, "cache")); err != nil {
-				t.Fatal(err)
-			}
-		}, 2, `--templates: "$FORK": no layer cache/memory/ in the template tree`},
+			appendFile(t, filepath.Join(fork, "main.go.tmpl"), "[[ .NoSuchField ]]\n")
+		}, []string{"$FORK/main.go.tmpl:", "can't evaluate field NoSuchField"}},
+		{"value directory missing", func(t *testing.T, fork string) {
+			remove(t, filepath.Join(fork, "_cache"))
+		}, []string{"_cache/memory"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -307,9 +311,14 @@ func TestForkErrors(t *testing.T) {
 			tc.edit(t, fork)
 			out := filepath.Join(parent, "out")
 			res := runCLI(t, append(validArgs, "--templates", fork, "-o", out)...)
-			want := "idweb-init: " + strings.ReplaceAll(tc.want, "$FORK", fork) + "\n"
-			if res.code != tc.code || res.stderr != want {
-				t.Errorf("exit %d, stderr:\n%s\nwant exit %d, stderr:\n%s", res.code, res.stderr, tc.code, want)
+			prefix := "idweb-init: --templates: \"" + fork + "\""
+			if res.code != 2 || !strings.HasPrefix(res.stderr, prefix) || strings.Count(res.stderr, "\n") != 1 {
+				t.Errorf("exit %d, stderr:\n%s\nwant exit 2 and one line starting %s", res.code, res.stderr, prefix)
+			}
+			for _, w := range tc.want {
+				if w = strings.ReplaceAll(w, "$FORK", fork); !strings.Contains(res.stderr, w) {
+					t.Errorf("stderr %q does not say %q", res.stderr, w)
+				}
 			}
 			if names := dirNames(t, parent); !slices.Equal(names, []string{"fork"}) {
 				t.Errorf("a failed run left %v", names)
@@ -341,11 +350,13 @@ func TestVersionHelpCompletion(t *testing.T) {
 	if res := runCLI(t, "completion", "bash"); res.code != 0 || !strings.Contains(res.stdout, "__start_idweb-init") {
 		t.Errorf("completion bash: exit %d, %.200q", res.code, res.stdout)
 	}
-	// The enum flags complete from their registries, with descriptions.
+	// The one-of flags complete from the model, with the values' titles.
 	for flag, want := range map[string]string{
-		"--credential": "client-secret\tClient secret\n",
-		"--cache":      "memory\tIn memory\n",
-		"--git":        "init\tgit init, add and commit\nskip\tleave git alone\n",
+		"--api":          "graph\tMicrosoft Graph\ncustom\tAnother web API\nnone\tNone (sign-in only)\n",
+		"--graph-client": "rest\tREST (net/http)\nsdk\tMicrosoft Graph SDK\n",
+		"--credential":   "client-secret\tClient secret\n",
+		"--cache":        "memory\tIn memory\n",
+		"--git":          "init\tgit init, add and commit\nskip\tleave git alone\n",
 	} {
 		res := runCLI(t, "__complete", flag, "")
 		if res.code != 0 || !strings.HasPrefix(res.stdout, want) {
@@ -407,33 +418,30 @@ func TestTidy(t *testing.T) {
 // basePlan is the plan of the default project from the embedded tree.
 func basePlan(t *testing.T) generator.Plan {
 	t.Helper()
-	p, err := generator.NewPlan(templates.FS, generator.Options{Name: "demo"})
+	tree, err := generator.EmbeddedTree()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := generator.NewPlan(tree, generator.Options{Name: "demo"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return p
 }
 
-func readEmbedded(t *testing.T, dir string) map[string][]byte {
+// readEmbedded returns the embedded tree's files.
+func readEmbedded(t *testing.T) map[string][]byte {
 	t.Helper()
 	files := map[string][]byte{}
-	entries, err := templates.FS.ReadDir(dir)
+	err := fs.WalkDir(templates.FS, ".", func(name string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		files[name], err = fs.ReadFile(templates.FS, name)
+		return err
+	})
 	if err != nil {
 		t.Fatal(err)
-	}
-	for _, e := range entries {
-		name := dir + "/" + e.Name()
-		if e.IsDir() {
-			for k, v := range readEmbedded(t, name) {
-				files[k] = v
-			}
-			continue
-		}
-		b, err := templates.FS.ReadFile(name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		files[name] = b
 	}
 	return files
 }
@@ -446,6 +454,13 @@ func appendFile(t *testing.T, name, s string) {
 	}
 	defer f.Close()
 	if _, err := f.WriteString(s); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func remove(t *testing.T, name string) {
+	t.Helper()
+	if err := os.RemoveAll(name); err != nil {
 		t.Fatal(err)
 	}
 }

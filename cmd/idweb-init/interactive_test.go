@@ -85,19 +85,30 @@ func TestInteractive(t *testing.T) {
 	expectString("Tenant ID:")
 	send("?")
 	expectString("verified domain")
+	expectString("Tenant ID:") // asked again after the help
 	send("contoso.onmicrosoft.com")
 	expectString("Application (client) ID:")
 	send("abc")
 	expectString(`"abc" is not a GUID`)
 	send(clientID)
-	expectString("Credential:")
-	expectString("Client secret") // the choice's description
-	send("")                      // the default
-	expectString("Token cache:")
-	send("")
+	// Credential and token cache have one value each: not asked.
 	expectString("API to call:")
-	expectString("Microsoft Graph")
-	send(string(terminal.KeyArrowDown)) // one choice only: stays on it
+	expectString("Microsoft Graph") // the choice's description
+	send(string(terminal.KeyArrowDown))
+	expectString("Name of the API's settings section:")
+	expectString("(DownstreamApi)")
+	send("")
+	expectString("The API's base URL:")
+	send("http://orders.contoso.com")
+	expectString("must use https")
+	send("https://orders.contoso.com/api")
+	expectString("The API's scopes (space-separated):")
+	send("?")
+	expectString("access_as_user")
+	expectString("The API's scopes (space-separated):") // asked again after the help
+	send("api://" + apiID + "/Orders.Read")
+	expectString("Add another API?")
+	send("n")
 	expectString("Output directory:")
 	send(out)
 	expectString("Equivalent command:")
@@ -119,7 +130,7 @@ func TestInteractive(t *testing.T) {
 	cmdline := regexp.MustCompile(`idweb-init --yes [^\r\n]*`).FindString(line)
 	wantCmd := "idweb-init --yes --name my-app --module example.com/my-app --tenant-id contoso.onmicrosoft.com " +
 		"--client-id " + clientID + " --instance https://login.microsoftonline.us " +
-		"--credential client-secret --cache memory --calls-graph -o " + out
+		"--api custom --called-api-url https://orders.contoso.com/api --called-api-scopes api://" + apiID + "/Orders.Read -o " + out
 	if cmdline != wantCmd {
 		t.Errorf("equivalent command:\n%s\nwant:\n%s", cmdline, wantCmd)
 	}

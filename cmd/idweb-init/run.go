@@ -112,7 +112,8 @@ func oneLine(s string) string {
 }
 
 // noArgs rejects positional arguments as a usage error, suggesting a
-// command for a misspelt one.
+// command for a misspelt one, and --name for what looks like a project
+// name given to the root command ("idweb-init demo").
 func noArgs(cmd *cobra.Command, args []string) error {
 	if len(args) == 0 {
 		return nil
@@ -122,6 +123,9 @@ func noArgs(cmd *cobra.Command, args []string) error {
 	}
 	if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
 		return usageErrorf("unexpected argument %q (did you mean %q?)", args[0], s[0])
+	}
+	if !cmd.HasParent() && !cmd.Flags().Changed("name") && generator.ValidateName(args[0]) == nil {
+		return usageErrorf("unexpected argument %q (did you mean --name %s?)", args[0], args[0])
 	}
 	return usageErrorf("unexpected argument %q", args[0])
 }
