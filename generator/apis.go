@@ -33,6 +33,14 @@ type APISpec struct {
 	ScopeNames []string
 }
 
+// Page is the path of the app's page that calls the API.
+func (a APISpec) Page() string {
+	if a.Kind == "graph" {
+		return "/profile"
+	}
+	return "/apis/" + a.Name
+}
+
 // Ident is the API's name as a Go identifier fragment ("orders").
 func (a APISpec) Ident() string {
 	var b strings.Builder
@@ -49,7 +57,7 @@ func (a APISpec) Ident() string {
 
 var (
 	apiNameRE        = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_]{0,63}$`)
-	reservedAPINames = []string{"azuread", "downstreamapis", "session", "development", "tokencache", "logging", "allowedhosts"}
+	reservedAPINames = []string{"azuread", "downstreamapis", "session", "development", "tokencache", "logging", "allowedhosts", "graph", "microsoftgraph"}
 )
 
 // ValidateAPIName checks an API's name: a settings key that is also a

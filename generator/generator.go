@@ -94,6 +94,13 @@ type Data struct {
 	// SignInAPI is the first API called for the user, whose scopes are
 	// asked for at sign-in; nil when there is none.
 	SignInAPI *APISpec
+	// ConsentLater are the APIs called for the user other than SignInAPI:
+	// the user consents to them when the app first calls them.
+	ConsentLater []APISpec
+	// FirstPage is the page a signed-out visitor is sent to sign in for:
+	// that of SignInAPI, else of the first API, else the account page of
+	// an app that only signs users in.
+	FirstPage string
 	// Options are the answers, for the answers file.
 	Answers Answers
 
@@ -129,6 +136,19 @@ func NewData(o Options) Data {
 			d.SignInAPI = &apis[i]
 			break
 		}
+	}
+	for _, a := range apis {
+		if !a.RequestAppToken && (d.SignInAPI == nil || a.Name != d.SignInAPI.Name) {
+			d.ConsentLater = append(d.ConsentLater, a)
+		}
+	}
+	switch {
+	case d.SignInAPI != nil:
+		d.FirstPage = d.SignInAPI.Page()
+	case len(apis) > 0:
+		d.FirstPage = apis[0].Page()
+	default:
+		d.FirstPage = "/account"
 	}
 	switch o.TenantID {
 	case "common":
@@ -211,7 +231,12 @@ func Generate(ctx context.Context, o Options) (*Result, error) {
 	}
 
 	res := &Result{Options: o, Dir: dir}
-	for _, f := range plan.Files {
+	kept := files[:0]
+	for i, f := range plan.Files {
+		if files[i].Skip {
+			continue
+		}
+		kept = append(kept, files[i])
 		a := Create
 		if existing {
 			if _, err := os.Lstat(filepath.Join(dir, filepath.FromSlash(f.Path))); err == nil {
@@ -223,7 +248,7 @@ func Generate(ctx context.Context, o Options) (*Result, error) {
 	if o.DryRun {
 		return res, nil
 	}
-	if err := Write(ctx, dir, files); err != nil {
+	if err := Write(ctx, dir, kept); err != nil {
 		return nil, err
 	}
 	res.Written = true

@@ -67,6 +67,10 @@ func toJSONIndent(v any) (string, error) {
 type Output struct {
 	Path    string // in the project, slash-separated
 	Content []byte
+	// Skip is set for a template that renders to nothing but white space:
+	// it produces no file (a template whose whole content applies only to
+	// some combinations, such as tests of API calls for the user).
+	Skip bool
 }
 
 // Render makes every file of plan from tree t for data and returns the
@@ -133,7 +137,7 @@ func renderFiles(ctx context.Context, t *Tree, plan Plan, data Data) ([]Output, 
 	// the packages' for go.mod.
 	imports := slices.Clone(plan.Imports)
 	for i, f := range plan.Files {
-		if f.Kind != Template || !strings.HasSuffix(f.Path, ".go") {
+		if f.Kind != Template || !strings.HasSuffix(f.Path, ".go") || out[i].Skip {
 			continue
 		}
 		pf, err := parser.ParseFile(token.NewFileSet(), f.Path, out[i].Content, parser.ImportsOnly)
@@ -190,6 +194,9 @@ func renderFile(ctx context.Context, t *Tree, root *template.Template, f File, d
 			return Output{}, err // "template: templates/app/main.go.tmpl:12:3: executing ..."
 		}
 		content = buf.Bytes()
+		if len(bytes.TrimSpace(content)) == 0 {
+			return Output{Path: f.Path, Skip: true}, nil
+		}
 		if strings.HasSuffix(f.Path, ".go") {
 			// Templates of Go files import the tree's packages by the
 			// tree's path, like its packages do.

@@ -75,10 +75,23 @@ func splitScope(sc string) (resource, name string, ok bool) {
 	return canonicalResource(resource), name, true
 }
 
+// graphClouds are Microsoft Graph's resources in the national clouds; the
+// stand-in serves one Graph for every cloud, so an app generated for the US
+// government or China cloud runs against it unchanged.
+var graphClouds = []string{
+	"https://graph.microsoft.us", "https://dod-graph.microsoft.us",
+	"https://microsoftgraph.chinacloudapi.cn",
+}
+
 func canonicalResource(r string) string {
 	r = strings.TrimRight(r, "/")
 	if strings.EqualFold(r, graphResource) || strings.EqualFold(r, graphAppID) {
 		return graphResource
+	}
+	for _, g := range graphClouds {
+		if strings.EqualFold(r, g) {
+			return graphResource
+		}
 	}
 	return r
 }

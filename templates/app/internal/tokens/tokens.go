@@ -156,6 +156,7 @@ func (a *Acquirer) AuthCodeURL(ctx context.Context, redirectURI string, scopes [
 		return "", err
 	}
 	defer a.put(c)
+	scopes = orSignInOnly(scopes)
 	var opts []confidential.AuthCodeURLOption
 	if claims != "" {
 		opts = append(opts, confidential.WithClaims(claims))
@@ -178,6 +179,7 @@ func (a *Acquirer) RedeemCode(ctx context.Context, code, verifier, redirectURI s
 		return confidential.AuthResult{}, err
 	}
 	defer a.put(c)
+	scopes = orSignInOnly(scopes)
 	opts := []confidential.AcquireByAuthCodeOption{confidential.WithChallenge(verifier)}
 	if claims != "" {
 		opts = append(opts, confidential.WithClaims(claims))
@@ -307,6 +309,16 @@ func needsInteraction(err error) bool {
 	}
 	// No usable token in the cache (no refresh token either).
 	return strings.Contains(err.Error(), "no token found")
+}
+
+// orSignInOnly returns scopes, or ["openid"] when there are none: an app
+// that only signs users in asks for no API, but MSAL refuses an empty
+// scope list (it adds openid, profile and offline_access itself).
+func orSignInOnly(scopes []string) []string {
+	if len(scopes) == 0 {
+		return []string{"openid"}
+	}
+	return scopes
 }
 
 // consentRequired reports whether MSAL's error is the identity provider's
