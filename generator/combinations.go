@@ -52,6 +52,9 @@ var tenantShapes = []struct {
 type Combination struct {
 	Name    string
 	Options Options
+	// Factors are the combination's value of each axis of the matrix:
+	// "credential", "cache", "api" (a shape of the API axis) and "tenant".
+	Factors map[string]string
 }
 
 // Combinations returns every combination of the option values: each
@@ -72,10 +75,87 @@ func Combinations() []Combination {
 					tenant.Apply(&o)
 					name := fmt.Sprintf("%s.%s.%s.%s", cred.Name, cache.Name, api.Name, tenant.Name)
 					o.Output = name
-					all = append(all, Combination{Name: name, Options: o})
+					factors := map[string]string{"credential": cred.Name, "cache": cache.Name, "api": api.Name, "tenant": tenant.Name}
+					all = append(all, Combination{Name: name, Options: o, Factors: factors})
 				}
 			}
 		}
 	}
 	return all
+}
+
+// Pairwise returns a small subset of combos in which every pair of factor
+// values that combos hold appears at least once (all-pairs testing), chosen
+// greedily; the order is stable. once names factor values ("api=graph-sdk")
+// that may appear in one chosen combination only (costly to build): their
+// pairs beyond that one are not required.
+func Pairwise(combos []Combination, once ...string) []Combination {
+	pairs := func(c Combination) []string {
+		var ps []string
+		for a, av := range c.Factors {
+			for b, bv := range c.Factors {
+				if a < b {
+					ps = append(ps, a+"="+av+"&"+b+"="+bv)
+				}
+			}
+		}
+		return ps
+	}
+	has := func(c Combination, fv string) bool {
+		for f, v := range c.Factors {
+			if f+"="+v == fv {
+				return true
+			}
+		}
+		return false
+	}
+	uncovered := map[string]bool{}
+	for _, c := range combos {
+		for _, p := range pairs(c) {
+			uncovered[p] = true
+		}
+	}
+	var chosen []Combination
+	used := map[int]bool{}
+	onceTaken := map[string]bool{}
+	for len(uncovered) > 0 {
+		best, bestGain := -1, 0
+		for i, c := range combos {
+			if used[i] {
+				continue
+			}
+			blocked := false
+			for _, fv := range once {
+				if has(c, fv) && onceTaken[fv] {
+					blocked = true
+				}
+			}
+			if blocked {
+				continue
+			}
+			gain := 0
+			for _, p := range pairs(c) {
+				if uncovered[p] {
+					gain++
+				}
+			}
+			if gain > bestGain {
+				best, bestGain = i, gain
+			}
+		}
+		if best < 0 {
+			break // what is left pairs a value allowed only once
+		}
+		used[best] = true
+		chosen = append(chosen, combos[best])
+		for _, p := range pairs(combos[best]) {
+			delete(uncovered, p)
+		}
+		for _, fv := range once {
+			if has(combos[best], fv) {
+				onceTaken[fv] = true
+			}
+		}
+	}
+	return chosen
 }

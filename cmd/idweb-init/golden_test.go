@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"os"
@@ -10,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/idweb-init/idweb-init/generator"
 )
@@ -22,7 +25,8 @@ import (
 // "./..." works.)
 var update = flag.Bool("update", false, "rewrite golden/*/want from the generator's output")
 
-// goldenCases returns the case directories under golden/.
+// goldenCases returns the case directories under golden/ that hold a
+// full tree (args.txt and want/).
 func goldenCases(t *testing.T) []string {
 	t.Helper()
 	args, err := filepath.Glob(filepath.Join("..", "..", "golden", "*", "args.txt"))
@@ -39,23 +43,38 @@ func goldenCases(t *testing.T) []string {
 	return dirs
 }
 
-// TestGolden runs the command for every golden/<case>/args.txt (one line
-// of arguments, without -o) into a temporary directory and compares the
-// whole tree with golden/<case>/want.
+// caseArgs reads a case's args.txt: one argument per line (so values may
+// hold spaces), blank lines and lines starting with # skipped.
+func caseArgs(t *testing.T, dir string) []string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dir, "args.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var args []string
+	for _, line := range strings.Split(string(b), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		args = append(args, line)
+	}
+	if slices.Contains(args, "-o") || slices.Contains(args, "--output") {
+		t.Fatal("args.txt must not set -o: the test does")
+	}
+	return args
+}
+
+// TestGolden runs the command for every golden/<case>/args.txt into a
+// temporary directory and compares the whole tree with golden/<case>/want.
+// A few representative cases keep full trees; every combination's list of
+// files is pinned by TestBaselines, so a change to shared code shows up
+// here a few times, not once per combination.
 func TestGolden(t *testing.T) {
 	for _, dir := range goldenCases(t) {
 		t.Run(filepath.Base(dir), func(t *testing.T) {
-			b, err := os.ReadFile(filepath.Join(dir, "args.txt"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if strings.ContainsAny(string(b), `"'\`) {
-				t.Fatal("args.txt: quoting is not supported; arguments are separated by spaces")
-			}
-			args := strings.Fields(string(b))
-			if slices.Contains(args, "-o") || slices.Contains(args, "--output") {
-				t.Fatal("args.txt must not set -o: the test does")
-			}
+			t.Parallel()
+			args := caseArgs(t, dir)
 			out := filepath.Join(t.TempDir(), "out")
 			res := runCLI(t, append(args, "-o", out)...)
 			if res.code != 0 {
@@ -73,9 +92,69 @@ func TestGolden(t *testing.T) {
 				return
 			}
 			if msg := diffTrees(readTree(t, want), readTree(t, out)); msg != "" {
-				t.Errorf("generated tree differs from %s (if intended: go test ./... -run Golden -update):\n%s", want, msg)
+				t.Errorf("generated tree differs from %s (if intended: go test ./cmd/idweb-init -run Golden -update):\n%s", want, msg)
 			}
 		})
+	}
+}
+
+// TestBaselines pins the list of files of every combination of options
+// (as dotnet's template baselines do): golden/baselines.json.
+func TestBaselines(t *testing.T) {
+	file := filepath.Join("..", "..", "golden", "baselines.json")
+	got := map[string][]string{}
+	for _, c := range generator.Combinations() {
+		o := c.Options
+		o.DryRun = true
+		o.Output = filepath.Join(t.TempDir(), "out")
+		res, err := generator.Generate(context.Background(), o)
+		if err != nil {
+			t.Fatalf("%s: %v", c.Name, err)
+		}
+		for _, f := range res.Files {
+			got[c.Name] = append(got[c.Name], f.Path)
+		}
+	}
+	b, err := json.MarshalIndent(got, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b = append(b, '\n')
+	if *update {
+		if err := os.WriteFile(file, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	var want map[string][]string
+	wantBytes, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(wantBytes, &want); err != nil {
+		t.Fatal(err)
+	}
+	for name, files := range got {
+		w, ok := want[name]
+		if !ok {
+			t.Errorf("%s: no baseline (go test ./cmd/idweb-init -run Baselines -update)", name)
+			continue
+		}
+		for _, f := range files {
+			if !slices.Contains(w, f) {
+				t.Errorf("%s: %s is generated but not in the baseline", name, f)
+			}
+		}
+		for _, f := range w {
+			if !slices.Contains(files, f) {
+				t.Errorf("%s: %s is in the baseline but not generated", name, f)
+			}
+		}
+	}
+	for name := range want {
+		if _, ok := got[name]; !ok {
+			t.Errorf("%s: a baseline for a combination that no longer exists", name)
+		}
 	}
 }
 
@@ -142,72 +221,58 @@ func TestDiffTrees(t *testing.T) {
 	}
 }
 
-// TestGoldenCompiles builds, vets and tests every golden project as the
-// module it is: what the generator writes must compile and pass its own
-// tests (run afresh, not from the test cache), not only match the golden
-// files. It needs the generated project's dependencies in the module cache
-// (or the module proxy).
-func TestGoldenCompiles(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and tests every golden project; not with -short")
-	}
+// goCmd runs the go command in dir with env added and fails the test on
+// an error.
+func goCmd(t *testing.T, dir string, env []string, args ...string) {
+	t.Helper()
 	goBin, err := exec.LookPath("go")
 	if err != nil {
 		t.Fatal("go not found in PATH:", err)
 	}
-	for _, dir := range goldenCases(t) {
-		want, err := filepath.Abs(filepath.Join(dir, "want"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Run(filepath.Base(dir), func(t *testing.T) {
-			for _, args := range [][]string{{"build", "./..."}, {"vet", "./..."}, {"test", "-count=1", "./..."}} {
-				cmd := exec.CommandContext(t.Context(), goBin, args...)
-				cmd.Dir = want
-				cmd.Env = append(os.Environ(), "GOFLAGS=-mod=readonly -buildvcs=false", "GOWORK=off")
-				if out, err := cmd.CombinedOutput(); err != nil {
-					t.Errorf("go %s in %s: %v\n%s", strings.Join(args, " "), want, err, out)
-				}
-			}
-		})
+	cmd := exec.CommandContext(t.Context(), goBin, args...)
+	cmd.Dir = dir
+	cmd.Env = append(append(os.Environ(), "GOWORK=off", "GOFLAGS=-buildvcs=false"), env...)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go %s in %s: %v\n%s", strings.Join(args, " "), dir, err, out)
 	}
 }
 
-// TestGoldenCoversEveryValue makes sure every value of an option that
-// selects a template layer has a golden case: adding a value means adding
-// a registry entry, a layer directory and a golden case.
-func TestGoldenCoversEveryValue(t *testing.T) {
-	var all []string
-	for _, dir := range goldenCases(t) {
-		b, err := os.ReadFile(filepath.Join(dir, "args.txt"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		all = append(all, " "+strings.Join(strings.Fields(string(b)), " ")+" ")
+// TestPairwise generates a set of combinations in which every pair of
+// option values appears at least once (the Graph SDK, minutes to compile,
+// in exactly one), and builds, vets and tests each project as a user
+// would: offline right after generation, and go mod tidy changes nothing.
+// The projects' own tests sign users in through the stand-in and call
+// each configured API. IDWEB_MATRIX=all builds every combination instead
+// (scripts/matrix).
+func TestPairwise(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and tests generated projects; not with -short")
 	}
-	covered := func(arg string) bool {
-		return slices.ContainsFunc(all, func(args string) bool { return strings.Contains(args, " "+arg+" ") })
+	combos := generator.Pairwise(generator.Combinations(), "api=graph-sdk")
+	if os.Getenv("IDWEB_MATRIX") == "all" {
+		combos = generator.Combinations()
 	}
-	for _, v := range generator.Values(generator.Credentials) {
-		if !covered("--credential " + v) {
-			t.Errorf("no golden case has --credential %s", v)
-		}
-	}
-	for _, v := range generator.Values(generator.Caches) {
-		if !covered("--cache " + v) {
-			t.Errorf("no golden case has --cache %s", v)
-		}
-	}
-	// The flag that selects each API.
-	apiFlags := map[string]string{"graph": "--calls-graph"}
-	for _, v := range generator.Values(generator.APIs) {
-		flag, ok := apiFlags[v]
-		if !ok {
-			t.Errorf("api %s: add the flag that selects it to apiFlags in this test", v)
-			continue
-		}
-		if !covered(flag) {
-			t.Errorf("no golden case has %s (api %s)", flag, v)
-		}
+	offline := []string{"GOPROXY=off", "GOFLAGS=-mod=mod -buildvcs=false"}
+	for _, c := range combos {
+		t.Run(c.Name, func(t *testing.T) {
+			start := time.Now()
+			o := c.Options
+			o.Output = filepath.Join(t.TempDir(), "project")
+			if _, err := generator.Generate(context.Background(), o); err != nil {
+				t.Fatal(err)
+			}
+			goCmd(t, o.Output, offline, "build", "./...")
+			goCmd(t, o.Output, offline, "vet", "./...")
+			before := readTree(t, o.Output)
+			goCmd(t, o.Output, offline, "mod", "tidy")
+			after := readTree(t, o.Output)
+			for _, f := range []string{"go.mod", "go.sum"} {
+				if !bytes.Equal(before[f], after[f]) {
+					t.Errorf("go mod tidy changed %s:\n%s", f, firstDiff(string(before[f]), string(after[f])))
+				}
+			}
+			goCmd(t, o.Output, offline, "test", "-count=1", "./...")
+			t.Logf("built, vetted and tested in %s", time.Since(start).Round(time.Second))
+		})
 	}
 }

@@ -1,5 +1,5 @@
 // Command demo is a web app that signs users in with Microsoft Entra ID and
-// calls Microsoft Graph on their behalf.
+// calls MicrosoftGraph on their behalf.
 //
 // Settings come from appsettings.json, appsettings.{APP_ENV}.json and the
 // environment (see README.md). PORT sets the port (default 5000).
@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"os/signal"
@@ -19,10 +20,14 @@ import (
 
 	"example.com/demo/internal/config"
 	"example.com/demo/internal/credential"
+	"example.com/demo/internal/credential/clientsecret"
+	"example.com/demo/internal/downstream"
 	"example.com/demo/internal/graph"
+	"example.com/demo/internal/pages/profile"
 	"example.com/demo/internal/session"
 	"example.com/demo/internal/signin"
 	"example.com/demo/internal/tokencache"
+	"example.com/demo/internal/tokencache/memory"
 	"example.com/demo/internal/tokens"
 	"example.com/demo/internal/transport"
 	"example.com/demo/internal/web"
@@ -46,7 +51,11 @@ func run(ctx context.Context, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	handler, err := newApp(ctx, cfg, log)
+	cache, err := openCache(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	handler, err := newApp(ctx, cfg, cache, log)
 	if err != nil {
 		return err
 	}
@@ -54,14 +63,26 @@ func run(ctx context.Context, log *slog.Logger) error {
 	if port == "" {
 		port = "5000"
 	}
+	// In Development only this machine may connect: the app then trusts
+	// the local stand-in and its secrets.
+	addr := ":" + port
+	if cfg.Environment == config.Development {
+		addr = "127.0.0.1:" + port
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		if errors.Is(err, syscall.EADDRINUSE) {
+			return fmt.Errorf("port %s is in use (is the app already running?): stop that process or set PORT", port)
+		}
+		return err
+	}
 	srv := &http.Server{
-		Addr:              ":" + port,
 		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 	}
 	errc := make(chan error, 1)
-	go func() { errc <- srv.ListenAndServe() }()
+	go func() { errc <- srv.Serve(ln) }()
 	log.Info(fmt.Sprintf("listening on http://localhost:%s", port), "environment", cfg.Environment, "authority", cfg.AzureAd.Authority())
 
 	select {
@@ -78,22 +99,23 @@ func run(ctx context.Context, log *slog.Logger) error {
 	return nil
 }
 
+// openCache opens the token cache: in memory, lost when the process stops.
+func openCache(ctx context.Context, cfg *config.Config) (tokencache.Store, error) {
+	return memory.Open(ctx, cfg)
+}
+
 // newApp wires the app together: settings → credential → token cache →
-// token acquisition → sign-in → Graph client → routes.
-func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger) (http.Handler, error) {
+// token acquisition → sign-in → APIs → pages.
+func newApp(ctx context.Context, cfg *config.Config, cache tokencache.Store, log *slog.Logger) (http.Handler, error) {
 	httpClient, err := transport.NewClient(cfg)
 	if err != nil {
 		return nil, err
 	}
-	cred, err := credential.New(ctx, cfg)
+	cred, err := credential.Load(ctx, cfg, clientsecret.Source{})
 	if err != nil {
 		return nil, err
 	}
-	store, err := tokencache.Open(ctx, cfg)
-	if err != nil {
-		return nil, err
-	}
-	acquirer, err := tokens.New(cfg.AzureAd, cred, store, httpClient)
+	acquirer, err := tokens.New(cfg.AzureAd, cred, cache, httpClient)
 	if err != nil {
 		return nil, err
 	}
@@ -106,14 +128,18 @@ func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger) (http.Han
 		Ended:        session.NewEnded(),
 		AlwaysSecure: strings.HasPrefix(cfg.AzureAd.RedirectURI, "https://"),
 	}
-
-	app := &web.App{
-		Name:          "demo",
-		Cookies:       cookies,
-		SignIn:        signin.New(cfg.AzureAd, cfg.MicrosoftGraph.Scopes, acquirer, cookies, httpClient, log),
-		Graph:         graph.New(cfg.MicrosoftGraph, acquirer, httpClient),
-		SignedOutPath: cfg.AzureAd.SignedOutCallbackPath,
-		Log:           log,
+	// Sign-in asks for MicrosoftGraph's scopes, so the user consents once;
+	// other APIs ask for theirs when first called (incremental consent).
+	first, err := cfg.DownstreamAPI("MicrosoftGraph")
+	if err != nil {
+		return nil, err
 	}
+	signIn := signin.New(cfg.AzureAd, first.Scopes, acquirer, cookies, httpClient, log)
+	app := web.New("demo", cookies, signIn, cfg.AzureAd.SignedOutCallbackPath, log)
+	graphAPI, err := downstream.New(cfg, graph.Section, acquirer, httpClient)
+	if err != nil {
+		return nil, err
+	}
+	profile.Register(app, graph.New(graphAPI))
 	return app.Handler(), nil
 }

@@ -2,7 +2,7 @@ package main
 
 import (
 	"context"
-	"encoding/base64"
+	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -14,20 +14,21 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"example.com/demo/internal/config"
 	"example.com/demo/internal/devidp"
+	"example.com/demo/internal/tokencache"
 )
 
 const (
 	testTenant = "11111111-2222-3333-4444-555555555555"
 	sessionKey = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="
+	// firstPage is the page a signed-out visitor signs in for.
+	firstPage = "/profile"
 )
 
 var testUsers = []devidp.User{
@@ -37,8 +38,8 @@ var testUsers = []devidp.User{
 }
 
 // env is one test's world: the identity provider stand-in (also serving
-// Graph /me) over TLS, and the app on plain-http loopback, as in local
-// development.
+// the APIs the app calls) over TLS, and the app on plain-http loopback, as
+// in local development.
 type env struct {
 	t      testing.TB
 	idp    *devidp.Server
@@ -54,6 +55,11 @@ type env struct {
 	callback, signedOut string
 	// credEnv gives the app its credential (see credential_test.go).
 	credEnv []string
+	// cache is the app's token cache, opened as the app opens it; tests
+	// lose tokens through it.
+	cache tokencache.Store
+	// apis are the APIs the stand-in serves, from the project's devidp.json.
+	apis []devidp.API
 }
 
 // newEnv starts the stand-in and the app; opts adjust the stand-in.
@@ -75,13 +81,19 @@ func newEnv(t testing.TB, users []devidp.User, opts ...func(*devidp.Config)) *en
 	ad := e.settings(nil).AzureAd
 	e.callback, e.signedOut = ad.CallbackPath, ad.SignedOutCallbackPath
 
+	// The stand-in serves the APIs the project registers with it.
+	project, err := devidp.LoadConfig("devidp.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.apis = project.APIs
 	client := devidp.Client{
 		ClientID:               ad.ClientID,
 		RedirectURIs:           []string{e.appURL + e.callback},
 		PostLogoutRedirectURIs: []string{e.appURL + e.signedOut},
 	}
 	e.credEnv = testCredential(t, e.dir, &client)
-	idpCfg := devidp.Config{TenantID: testTenant, Users: users, Clients: []devidp.Client{client}}
+	idpCfg := devidp.Config{TenantID: testTenant, Users: users, Clients: []devidp.Client{client}, APIs: e.apis}
 	for _, opt := range opts {
 		opt(&idpCfg)
 	}
@@ -101,18 +113,22 @@ func newEnv(t testing.TB, users []devidp.User, opts ...func(*devidp.Config)) *en
 	writeFile(t, e.certFile, string(pemBytes))
 	writeFile(t, filepath.Join(e.dir, "appsettings.Development.json"), e.devSettings(""))
 
+	e.cache, err = openCache(context.Background(), e.settings(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
 	e.app.Config.Handler = e.newHandler()
 	e.app.Start()
 	t.Cleanup(e.app.Close)
 	return e
 }
 
-// newHandler wires a fresh app, as a process start would: same settings,
-// empty in-memory token cache.
+// newHandler wires a fresh app, as a process start would, with the same
+// settings and token cache.
 func (e *env) newHandler() http.Handler {
 	e.t.Helper()
 	cfg := e.settings(append([]string{"Session__EncryptionKey=" + sessionKey}, e.credEnv...))
-	h, err := newApp(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	h, err := newApp(context.Background(), cfg, e.cache, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -127,25 +143,59 @@ func (e *env) setDevelopment(t testing.TB, extra string) {
 	e.app.Config.Handler = e.newHandler()
 }
 
+// devSettings is the project's appsettings.Development.json pointed at
+// this test's stand-in (its URL, its certificate) instead of make dev's,
+// plus extra members.
 func (e *env) devSettings(extra string) string {
-	if extra != "" {
-		extra = ",\n  " + extra
+	e.t.Helper()
+	b, err := os.ReadFile("appsettings.Development.json")
+	if err != nil {
+		e.t.Fatal(err)
 	}
-	return fmt.Sprintf(`{
-  "AzureAd": {"Instance": %q},
-  "MicrosoftGraph": {"BaseUrl": %q},
-  "Development": {"TrustCertificateFile": %q}%s
-}`, e.idpSrv.URL+"/", e.idpSrv.URL+"/graph/v1.0", e.certFile, extra)
+	text := strings.ReplaceAll(string(b), "https://127.0.0.1:5443", e.idpSrv.URL)
+	var dev map[string]any
+	if err := json.Unmarshal([]byte(text), &dev); err != nil {
+		e.t.Fatal(err)
+	}
+	dev["Development"] = map[string]any{"TrustCertificateFile": e.certFile}
+	if extra != "" {
+		var more map[string]any
+		if err := json.Unmarshal([]byte("{"+extra+"}"), &more); err != nil {
+			e.t.Fatal(err)
+		}
+		for k, v := range more {
+			dev[k] = v
+		}
+	}
+	out, err := json.Marshal(dev)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return string(out)
 }
 
-// wantProfile fails the test unless GET path is the profile page of the
+// apiRequests counts the calls the stand-in's APIs (Graph included) got.
+func (e *env) apiRequests() int64 {
+	n := e.idp.GraphRequests()
+	for _, api := range e.apis {
+		n += e.idp.APIRequests(api.Name)
+	}
+	return n
+}
+
+// homeAccountID is the token cache partition of the user with id userID:
+// MSAL's "<oid>.<tid>".
+func homeAccountID(userID string) string { return userID + "." + testTenant }
+
+// wantPage fails the test unless GET path is a page for the signed-in
 // user called name.
-func (e *env) wantProfile(c *http.Client, path, name string) {
+func (e *env) wantPage(c *http.Client, path, name string) string {
 	e.t.Helper()
 	resp, body := get(e.t, c, e.appURL+path)
 	if resp.StatusCode != http.StatusOK || !strings.Contains(body, name) {
-		e.t.Fatalf("GET %s: %s, want the profile of %s\n%s", path, resp.Status, name, body)
+		e.t.Fatalf("GET %s: %s %s, want the page of %s\n%s", path, resp.Status, resp.Header.Get("Location"), name, body)
 	}
+	return body
 }
 
 // settings loads the test's settings in the Development environment.
@@ -213,64 +263,10 @@ func (e *env) signIn(c *http.Client, startPath, userID string) string {
 	return resp.Header.Get("Location")
 }
 
-func TestSignInAndCallGraph(t *testing.T) {
-	e := newEnv(t, testUsers)
-	c := e.browser()
-
-	resp, body := get(t, c, e.appURL+"/")
-	if resp.StatusCode != 200 || !strings.Contains(body, `href="/signin`) {
-		t.Fatalf("home page signed out: %s\n%s", resp.Status, body)
-	}
-
-	// The authorize request carries what MSAL Go leaves out.
-	resp, _ = get(t, c, e.appURL+"/profile")
-	loc, _ := url.Parse(resp.Header.Get("Location"))
-	q := loc.Query()
-	for _, p := range []string{"state", "nonce", "code_challenge"} {
-		if len(q.Get(p)) < 43 {
-			t.Errorf("authorize %s = %q, want 32 random bytes", p, q.Get(p))
-		}
-	}
-	if scopes := strings.Fields(q.Get("scope")); !slices.Contains(scopes, "openid") || !slices.Contains(scopes, "offline_access") || !slices.Contains(scopes, "user.read") {
-		t.Errorf("authorize scope = %q: Entra ID returns an ID token only for openid, a refresh token only for offline_access", q.Get("scope"))
-	}
-	if q.Get("code_challenge_method") != "S256" || q.Get("response_mode") != "form_post" || q.Get("redirect_uri") != e.appURL+e.callback {
-		t.Errorf("authorize query = %v", q)
-	}
-
-	if next := e.signIn(c, "/profile", testUsers[0].ID); next != "/profile" {
-		t.Fatalf("after sign-in the app sends the browser to %q, want /profile", next)
-	}
-	resp, body = get(t, c, e.appURL+"/profile")
-	if resp.StatusCode != 200 {
-		t.Fatalf("GET /profile: %s\n%s", resp.Status, body)
-	}
-	for _, want := range []string{"Adele Vance", "adele@contoso.example", "Retail Manager", "18/2111", testUsers[0].ID} {
-		if !strings.Contains(body, want) {
-			t.Errorf("profile page lacks %q (Graph data from the stand-in)", want)
-		}
-	}
-	if n := e.idp.GraphRequests(); n != 1 {
-		t.Errorf("Graph /me was called %d times, want 1", n)
-	}
-	resp, body = get(t, c, e.appURL+"/")
-	if !strings.Contains(body, "Hello, Adele Vance") {
-		t.Errorf("home page signed in lacks the user's name:\n%s", body)
-	}
-
-	// The session cookie names the user and holds no token.
-	u, _ := url.Parse(e.appURL)
-	for _, ck := range c.Jar.Cookies(u) {
-		if len(ck.Value) > 1024 {
-			t.Errorf("cookie %s is %d bytes: tokens do not belong in cookies", ck.Name, len(ck.Value))
-		}
-	}
-}
-
 func TestSignOut(t *testing.T) {
 	e := newEnv(t, testUsers)
 	c := e.browser()
-	e.signIn(c, "/profile", testUsers[0].ID)
+	e.signIn(c, firstPage, testUsers[0].ID)
 	before := e.idp.TokenRequests("")
 	appURL, _ := url.Parse(e.appURL)
 	stolen := c.Jar.Cookies(appURL)
@@ -289,23 +285,23 @@ func TestSignOut(t *testing.T) {
 	if resp.StatusCode != 200 || !strings.Contains(body, "You have signed out") {
 		t.Fatalf("signed-out page: %s\n%s", resp.Status, body)
 	}
-	// Signed out: /profile starts a new sign-in, and no token is used.
-	resp, _ = get(t, c, e.appURL+"/profile")
+	// Signed out: the first page starts a new sign-in, and no token is used.
+	resp, _ = get(t, c, e.appURL+firstPage)
 	if resp.StatusCode != http.StatusFound || !strings.Contains(resp.Header.Get("Location"), "/oauth2/v2.0/authorize") {
-		t.Fatalf("after sign-out /profile: %s %s", resp.Status, resp.Header.Get("Location"))
+		t.Fatalf("after sign-out %s: %s %s", firstPage, resp.Status, resp.Header.Get("Location"))
 	}
 	// A session cookie copied before sign-out gets no data: the user's
 	// tokens left the cache with the sign-out.
 	replay := e.browser()
 	replay.Jar.SetCookies(appURL, stolen)
-	resp, _ = get(t, replay, e.appURL+"/profile")
+	resp, _ = get(t, replay, e.appURL+firstPage)
 	if resp.StatusCode != http.StatusFound || !strings.Contains(resp.Header.Get("Location"), "/oauth2/v2.0/authorize") {
 		t.Fatalf("replayed session after sign-out: %s %s", resp.Status, resp.Header.Get("Location"))
 	}
 	if _, body := get(t, replay, e.appURL+"/"); strings.Contains(body, "Hello,") {
 		t.Error("a session cookie copied before sign-out still names the user")
 	}
-	if e.idp.TokenRequests("") != before || e.idp.GraphRequests() != 0 {
+	if e.idp.TokenRequests("") != before || e.apiRequests() != 0 {
 		t.Error("tokens were used after sign-out")
 	}
 }
@@ -321,9 +317,14 @@ func TestProductionSettingsUseEntraID(t *testing.T) {
 	if config.IsLoopback(u.Hostname()) || u.Scheme != "https" {
 		t.Errorf("AzureAd:Instance = %s in production", cfg.AzureAd.Instance)
 	}
-	g, _ := url.Parse(cfg.MicrosoftGraph.BaseURL)
-	if config.IsLoopback(g.Hostname()) {
-		t.Errorf("MicrosoftGraph:BaseUrl = %s in production", cfg.MicrosoftGraph.BaseURL)
+	for _, name := range append([]string{"MicrosoftGraph"}, cfg.DownstreamAPINames()...) {
+		api, err := cfg.DownstreamAPI(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b, _ := url.Parse(api.BaseURL); config.IsLoopback(b.Hostname()) || b.Scheme != "https" {
+			t.Errorf("%s:BaseUrl = %s in production", api.Section, api.BaseURL)
+		}
 	}
 	if cfg.Development != (config.DevelopmentSettings{}) {
 		t.Errorf("development settings in production: %+v", cfg.Development)
@@ -352,59 +353,39 @@ func TestSecurityHeaders(t *testing.T) {
 	}
 }
 
-// A session that outlives the token cache (here: the app restarts with an
-// in-memory cache) goes through sign-in once and lands where it wanted to.
-func TestSessionWithoutCachedTokensSignsInAgain(t *testing.T) {
+// Unknown paths and methods get the app's own pages, with the right status.
+func TestNotFoundAndMethodNotAllowedPages(t *testing.T) {
 	e := newEnv(t, testUsers)
 	c := e.browser()
-	e.signIn(c, "/profile", testUsers[1].ID)
-	e.app.Config.Handler = e.newHandler() // restart: same session key, empty cache
-
-	if next := e.signIn(c, "/profile?tab=1", testUsers[1].ID); next != "/profile?tab=1" {
-		t.Fatalf("after signing in again the app sends the browser to %q", next)
+	resp, body := get(t, c, e.appURL+"/no/such/page")
+	if resp.StatusCode != http.StatusNotFound || !strings.Contains(body, "Page not found") || !strings.Contains(body, "/static/app.css") {
+		t.Errorf("unknown path: %s\n%s", resp.Status, body)
 	}
-	e.wantProfile(c, "/profile?tab=1", "Alex Wilber")
-}
-
-// Access tokens expire; the app then redeems the refresh token silently
-// (the stand-in rotates it each time) and the user notices nothing. A
-// lifetime under MSAL's five-minute margin makes every request refresh.
-func TestExpiredAccessTokenIsRefreshed(t *testing.T) {
-	e := newEnv(t, testUsers, func(c *devidp.Config) { c.AccessTokenLifetime = 2 * time.Minute })
-	c := e.browser()
-	e.signIn(c, "/profile", testUsers[0].ID)
-	for range 3 {
-		e.wantProfile(c, "/profile", "Adele Vance")
+	req, _ := http.NewRequest(http.MethodDelete, e.appURL+"/", nil)
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if n := e.idp.TokenRequests("refresh_token"); n != 3 {
-		t.Errorf("%d refresh token redemptions, want 3 (one per request)", n)
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusMethodNotAllowed || !strings.Contains(string(b), "Method not allowed") || resp.Header.Get("Allow") == "" {
+		t.Errorf("DELETE /: %s, Allow %q\n%s", resp.Status, resp.Header.Get("Allow"), b)
 	}
 }
 
-// When the tokens are still missing right after signing in again (here:
-// the cache is emptied after every sign-in), the user gets an error page,
-// not an endless round of sign-ins.
-func TestNoSignInLoop(t *testing.T) {
+// A page with the user's data is not kept by caches.
+func TestSignedInPagesAreNotCached(t *testing.T) {
 	e := newEnv(t, testUsers)
-	var current atomic.Value
-	current.Store(e.newHandler())
-	e.app.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		current.Load().(http.Handler).ServeHTTP(w, r)
-		if r.Method == http.MethodPost && r.URL.Path == e.callback {
-			current.Store(e.newHandler()) // a restart: the tokens are gone
+	c := e.browser()
+	e.signIn(c, firstPage, testUsers[0].ID)
+	for _, path := range []string{"/", firstPage} {
+		resp, body := get(t, c, e.appURL+path)
+		if resp.StatusCode != 200 || !strings.Contains(body, "Adele Vance") {
+			t.Fatalf("GET %s: %s", path, resp.Status)
 		}
-	})
-	c := e.browser()
-	e.signIn(c, "/profile", testUsers[0].ID)     // first sign-in; its tokens are lost
-	e.signIn(c, "/profile", testUsers[0].ID)     // signed in again; lost again
-	resp, body := get(t, c, e.appURL+"/profile") // no third round
-	if resp.StatusCode != http.StatusBadGateway || !strings.Contains(body, "no token for Microsoft Graph could be obtained") {
-		t.Fatalf("GET /profile with tokens still missing: %s %s\n%s", resp.Status, resp.Header.Get("Location"), body)
-	}
-	// The next attempt may sign in again: the guard is for one round only.
-	resp, _ = get(t, c, e.appURL+"/profile")
-	if resp.StatusCode != http.StatusFound {
-		t.Fatalf("a later attempt: %s, want a new sign-in", resp.Status)
+		if resp.Header.Get("Cache-Control") != "no-store" || !strings.Contains(resp.Header.Get("Vary"), "Cookie") {
+			t.Errorf("GET %s: Cache-Control %q, Vary %q; want no-store and Vary: Cookie", path, resp.Header.Get("Cache-Control"), resp.Header.Get("Vary"))
+		}
 	}
 }
 
@@ -415,7 +396,7 @@ func TestCallbackRefusesForgedResponses(t *testing.T) {
 	// The attacker starts a sign-in in their own browser and gets a valid
 	// code and state for their account.
 	attacker := e.browser()
-	resp, _ := get(t, attacker, e.appURL+"/profile")
+	resp, _ := get(t, attacker, e.appURL+firstPage)
 	action, form, err := devidp.SignIn(context.Background(), attacker, resp.Header.Get("Location"), testUsers[1].ID)
 	if err != nil {
 		t.Fatal(err)
@@ -436,7 +417,7 @@ func TestCallbackRefusesForgedResponses(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			victim := e.browser()
 			if tt.started {
-				get(t, victim, e.appURL+"/profile")
+				get(t, victim, e.appURL+firstPage)
 			}
 			resp, err := victim.PostForm(action, tt.form)
 			if err != nil {
@@ -472,56 +453,13 @@ func TestCallbackRefusesForgedResponses(t *testing.T) {
 	}
 }
 
-// An API that answers with a claims challenge (Conditional Access,
-// continuous access evaluation) sends the user through sign-in with those
-// claims, and the page then works with the new token.
-func TestClaimsChallengeSignsInAgain(t *testing.T) {
-	e := newEnv(t, testUsers)
-	const claims = `{"access_token":{"nbf":{"essential":true,"value":"1604106651"}}}`
-	var rejected atomic.Value // the token refused with the challenge
-	graphProxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		auth := r.Header.Get("Authorization")
-		if rejected.Load() == nil || rejected.Load() == auth {
-			rejected.Store(auth)
-			w.Header().Set("WWW-Authenticate", `Bearer error="insufficient_claims", claims="`+
-				base64.StdEncoding.EncodeToString([]byte(claims))+`"`)
-			w.WriteHeader(http.StatusUnauthorized)
-			return
-		}
-		req, _ := http.NewRequestWithContext(r.Context(), "GET", e.idpSrv.URL+"/graph/v1.0"+strings.TrimPrefix(r.URL.Path, "/v1.0"), nil)
-		req.Header.Set("Authorization", auth)
-		resp, err := e.idpSrv.Client().Do(req)
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusBadGateway)
-			return
-		}
-		defer resp.Body.Close()
-		w.WriteHeader(resp.StatusCode)
-		io.Copy(w, resp.Body)
-	}))
-	defer graphProxy.Close()
-	e.setDevelopment(t, `"MicrosoftGraph": {"BaseUrl": "`+graphProxy.URL+`/v1.0"}`)
-
-	c := e.browser()
-	e.signIn(c, "/profile", testUsers[0].ID)
-	resp, _ := get(t, c, e.appURL+"/profile")
-	loc, _ := url.Parse(resp.Header.Get("Location"))
-	if resp.StatusCode != http.StatusFound || loc.Query().Get("claims") != claims {
-		t.Fatalf("after a claims challenge: %s, authorize URL %s", resp.Status, loc)
-	}
-	if next := e.signIn(c, "/profile", testUsers[0].ID); next != "/profile" {
-		t.Fatalf("after signing in with the claims the app sends the browser to %q", next)
-	}
-	e.wantProfile(c, "/profile", "Adele Vance")
-}
-
 // A display name is data from the identity provider: it is escaped on every
 // page, never run as script.
 func TestUserNameIsEscaped(t *testing.T) {
 	e := newEnv(t, testUsers)
 	c := e.browser()
 	const name = `<script>alert(1)</script>`
-	resp, _ := get(t, c, e.appURL+"/profile")
+	resp, _ := get(t, c, e.appURL+firstPage)
 	action, form, err := devidp.SignInWith(context.Background(), c, resp.Header.Get("Location"), devidp.SignInOptions{Name: name})
 	if err != nil {
 		t.Fatal(err)
@@ -531,7 +469,7 @@ func TestUserNameIsEscaped(t *testing.T) {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	for _, path := range []string{"/", "/profile"} {
+	for _, path := range []string{"/", firstPage} {
 		resp, body := get(t, c, e.appURL+path)
 		if resp.StatusCode != 200 || strings.Contains(body, name) || !strings.Contains(body, "&lt;script&gt;alert(1)&lt;/script&gt;") {
 			t.Errorf("GET %s: %s; the name is not escaped:\n%s", path, resp.Status, body)
@@ -544,7 +482,7 @@ func TestUserNameIsEscaped(t *testing.T) {
 func TestCancelledSignIn(t *testing.T) {
 	e := newEnv(t, testUsers)
 	c := e.browser()
-	resp, _ := get(t, c, e.appURL+"/profile")
+	resp, _ := get(t, c, e.appURL+firstPage)
 	action, form, err := devidp.SignInWith(context.Background(), c, resp.Header.Get("Location"),
 		devidp.SignInOptions{UserID: testUsers[0].ID, DeclineConsent: true})
 	var authErr *devidp.AuthorizationError
@@ -591,9 +529,10 @@ func TestConcurrentUsersUseCachedTokens(t *testing.T) {
 	browsers := make([]*http.Client, nUsers)
 	for i := range users {
 		browsers[i] = e.browser()
-		e.signIn(browsers[i], "/profile", users[i].ID)
+		e.signIn(browsers[i], firstPage, users[i].ID)
 	}
-	tokenCalls := e.idp.TokenRequests("")
+	userTokenCalls := e.idp.TokenRequests("refresh_token") + e.idp.TokenRequests("authorization_code")
+	appTokenCalls := e.idp.TokenRequests("client_credentials")
 
 	// One shared transport with a bounded number of connections, like a
 	// load balancer in front of the app; each user keeps their cookies.
@@ -611,7 +550,7 @@ func TestConcurrentUsersUseCachedTokens(t *testing.T) {
 			c := &http.Client{Transport: transport, Jar: browsers[user].Jar,
 				CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 			<-start
-			resp, err := c.Get(e.appURL + "/profile")
+			resp, err := c.Get(e.appURL + firstPage)
 			if err != nil {
 				failures.Add(1)
 				firstErr.Do(func() { t.Errorf("request: %v", err) })
@@ -628,12 +567,15 @@ func TestConcurrentUsersUseCachedTokens(t *testing.T) {
 	close(start)
 	wg.Wait()
 	if n := failures.Load(); n != 0 {
-		t.Errorf("%d of %d concurrent /profile requests failed", n, nRequests)
+		t.Errorf("%d of %d concurrent %s requests failed", n, nRequests, firstPage)
 	}
-	if n := e.idp.TokenRequests("") - tokenCalls; n != 0 {
-		t.Errorf("%d token endpoint calls after sign-in, want 0", n)
+	if n := e.idp.TokenRequests("refresh_token") + e.idp.TokenRequests("authorization_code") - userTokenCalls; n != 0 {
+		t.Errorf("%d token endpoint calls for users after sign-in, want 0", n)
 	}
-	if n := e.idp.GraphRequests(); n != nRequests {
-		t.Errorf("Graph was called %d times, want %d", n, nRequests)
+	if n := e.idp.TokenRequests("client_credentials") - appTokenCalls; n > 1 {
+		t.Errorf("%d app token requests, want at most 1", n)
+	}
+	if n := e.apiRequests(); n != nRequests {
+		t.Errorf("the API was called %d times, want %d", n, nRequests)
 	}
 }

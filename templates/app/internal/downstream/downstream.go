@@ -205,6 +205,9 @@ type Error struct {
 	Message string
 }
 
+// APIStatus tells pages which API refused and how (see package web).
+func (e *Error) APIStatus() (api string, status int, code string) { return e.API, e.Status, e.Code }
+
 func (e *Error) Error() string {
 	if e.Code == "" && e.Message == "" {
 		return fmt.Sprintf("%s: HTTP %d", e.API, e.Status)
@@ -251,6 +254,9 @@ type ClaimsChallenge struct {
 }
 
 func (e *ClaimsChallenge) Error() string { return e.API + ": claims challenge: " + e.Claims }
+
+// ClaimsRequest tells pages what to sign in for (see package web).
+func (e *ClaimsChallenge) ClaimsRequest() (scopes []string, claims string) { return e.Scopes, e.Claims }
 
 var claimsRE = regexp.MustCompile(`(?i)\bclaims="([^"]+)"`)
 

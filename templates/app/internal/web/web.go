@@ -20,7 +20,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 
-	"github.com/idweb-init/idweb-init/templates/app/internal/downstream"
 	"github.com/idweb-init/idweb-init/templates/app/internal/session"
 	"github.com/idweb-init/idweb-init/templates/app/internal/signin"
 	"github.com/idweb-init/idweb-init/templates/app/internal/tokens"
@@ -117,13 +116,29 @@ func (a *App) Handle(pattern, path, link string, page PageFunc) {
 	})
 }
 
+// The errors of API clients that pages act on (package downstream's, and
+// any other client's that implements them), as interfaces so that an app
+// that calls no API does not carry an API client.
+type (
+	// claimsChallenge is an API's demand for a token with more claims.
+	claimsChallenge interface {
+		error
+		ClaimsRequest() (scopes []string, claims string)
+	}
+	// apiError is an API's answer other than 2xx.
+	apiError interface {
+		error
+		APIStatus() (api string, status int, code string)
+	}
+)
+
 // fail answers a page's error: sign-in again where that is the cure (once:
 // see signin.Handler.Reauthenticate), otherwise an error page.
 func (a *App) fail(w http.ResponseWriter, r *http.Request, err error) {
 	var (
 		interaction *tokens.InteractionRequiredError
-		claims      *downstream.ClaimsChallenge
-		apiErr      *downstream.Error
+		claims      claimsChallenge
+		refused     apiError
 	)
 	back := r.URL.RequestURI()
 	switch {
@@ -134,17 +149,20 @@ func (a *App) fail(w http.ResponseWriter, r *http.Request, err error) {
 		a.log.Info("signing in again for an API's scopes", "scopes", interaction.Scopes, "consent", interaction.ConsentRequired, "err", err)
 		a.signIn.Reauthenticate(w, r, back, interaction.Scopes)
 	case errors.As(err, &claims):
-		a.signIn.ChallengeClaims(w, r, back, claims.Scopes, claims.Claims)
-	case errors.As(err, &apiErr) && apiErr.Status/100 == 4:
-		a.log.Warn("an API refused the request", "api", apiErr.API, "err", err)
-		a.renderError(w, r, http.StatusBadGateway, "The API refused the request",
-			fmt.Sprintf("%s answered %d %s. You may need to sign in again or ask an administrator for consent.", apiErr.API, apiErr.Status, apiErr.Code))
-	default:
-		var api string
-		if apiErr != nil { // set by the errors.As above: a 5xx
-			api = apiErr.API
+		scopes, c := claims.ClaimsRequest()
+		a.signIn.ChallengeClaims(w, r, back, scopes, c)
+	case errors.As(err, &refused):
+		api, status, code := refused.APIStatus()
+		if status/100 == 4 {
+			a.log.Warn("an API refused the request", "api", api, "err", err)
+			a.renderError(w, r, http.StatusBadGateway, "The API refused the request",
+				fmt.Sprintf("%s answered %d %s. You may need to sign in again or ask an administrator for consent.", api, status, code))
+			return
 		}
-		a.log.Error("page failed", "path", r.URL.Path, "api", api, "err", err)
+		a.log.Error("an API failed", "api", api, "err", err)
+		a.renderError(w, r, http.StatusBadGateway, "The API could not be reached", api+" did not answer as expected. Please try again.")
+	default:
+		a.log.Error("page failed", "path", r.URL.Path, "err", err)
 		a.renderError(w, r, http.StatusBadGateway, "The API could not be reached", "A service this page needs did not answer. Please try again.")
 	}
 }

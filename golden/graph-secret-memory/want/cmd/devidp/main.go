@@ -7,6 +7,9 @@
 // the secret of every client in devidp.json that has no clientSecret.
 // Later runs reuse them, regenerating the certificate once it expires.
 //
+// The protected APIs registered in devidp.json ("apis") are served at
+// https://<addr>/apis/<name>/; their URLs are printed at start-up.
+//
 //	devidp [--addr 127.0.0.1:5443] [--config devidp.json] [--state-dir .devidp] [--init]
 package main
 
@@ -46,7 +49,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("devidp", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	addr := fs.String("addr", "127.0.0.1:5443", "`host:port` to listen on; loopback addresses only")
-	configPath := fs.String("config", "devidp.json", "registration `file`: tenant, clients and test users")
+	configPath := fs.String("config", "devidp.json", "registration `file`: tenant, clients, test users and APIs")
 	stateDir := fs.String("state-dir", ".devidp", "`directory` for the TLS certificate, the signing key and the client secret")
 	initOnly := fs.Bool("init", false, "create the state directory and exit")
 	fs.Usage = func() {
@@ -93,6 +96,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
+		if addrInUse(err) {
+			_, port, _ := net.SplitHostPort(*addr)
+			return fmt.Errorf("port %s is in use (another devidp running?); stop it or set --addr to another port", port)
+		}
 		return fmt.Errorf("--addr %s: %w", *addr, err)
 	}
 	hs := &http.Server{
@@ -108,6 +115,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	base := "https://" + net.JoinHostPort(host, port)
 	fmt.Fprintf(stdout, "devidp: local Microsoft Entra ID stand-in (development only) at %s/ for tenant %s (authority %s/%s); client secret in %s\n",
 		base, cfg.TenantID, base, cfg.TenantID, st.secretFile)
+	for _, a := range cfg.APIs {
+		fmt.Fprintf(stdout, "devidp: API %s at %s/apis/%s/ (app ID URI %s; scopes: %s; app roles: %s)\n",
+			a.Name, base, a.Name, a.AppIDURI, listOrNone(a.Scopes), listOrNone(a.AppRoles))
+	}
 
 	errc := make(chan error, 1)
 	go func() { errc <- hs.ServeTLS(ln, "", "") }()
@@ -126,6 +137,22 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	return nil
+}
+
+// addrInUse reports whether a listen error means the port is taken.
+func addrInUse(err error) bool {
+	if errors.Is(err, syscall.EADDRINUSE) {
+		return true
+	}
+	msg := err.Error() // Windows: WSAEADDRINUSE
+	return strings.Contains(msg, "address already in use") || strings.Contains(msg, "Only one usage of each socket address")
+}
+
+func listOrNone(list []string) string {
+	if len(list) == 0 {
+		return "none"
+	}
+	return strings.Join(list, " ")
 }
 
 // checkLoopback refuses addresses that are not loopback: the stand-in

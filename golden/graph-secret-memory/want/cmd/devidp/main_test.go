@@ -6,11 +6,13 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -161,51 +163,169 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-func TestServe(t *testing.T) {
-	// The project's own registration file, whatever app it registers.
-	cfg, err := devidp.LoadConfig("../../devidp.json")
-	if err != nil {
+// testConfig is a registration file with an API, for tests that need
+// one whatever the project's devidp.json holds.
+const testConfig = `{
+  "tenantId": "11111111-2222-3333-4444-555555555555",
+  "clients": [{"clientId": "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee", "redirectUris": ["http://localhost:5000/signin-oidc"]}],
+  "users": [{"id": "6e7b768e-07e2-4810-8459-485f84f8f204", "displayName": "Adele Vance", "userPrincipalName": "adele@contoso.example"}],
+  "apis": [
+    {"name": "Orders", "appIdUri": "api://0a1b2c3d-0000-4000-8000-000000000001", "scopes": ["Orders.Read", "Orders.Write"], "appRoles": ["Orders.Read.All"]},
+    {"name": "Reports", "appIdUri": "https://contoso.example/reports", "appRoles": ["Reports.Read.All"]}
+  ]
+}`
+
+// writeTestConfig writes testConfig to a temporary devidp.json.
+func writeTestConfig(t *testing.T) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "devidp.json")
+	if err := os.WriteFile(p, []byte(testConfig), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	dir := filepath.Join(t.TempDir(), "state")
+	return p
+}
+
+// projectConfig is the project's own devidp.json; in the template tree,
+// where it is still devidp.json.tmpl, testConfig stands in for it.
+func projectConfig(t *testing.T) string {
+	t.Helper()
+	const p = "../../devidp.json"
+	if _, err := os.Stat(p); err != nil {
+		if _, terr := os.Stat(p + ".tmpl"); terr == nil {
+			return writeTestConfig(t)
+		}
+		t.Fatal(err)
+	}
+	return p
+}
+
+// serve runs the command on a free loopback port until the test ends (or
+// stop is called) and returns its base URL, an HTTPS client trusting only
+// its certificate, its output and its state directory.
+func serve(t *testing.T, configPath string) (base string, c *http.Client, out *syncBuffer, dir string, stop func() error) {
+	t.Helper()
+	dir = filepath.Join(t.TempDir(), "state")
 	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	var out syncBuffer
+	out = &syncBuffer{}
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, []string{"--addr", "127.0.0.1:0", "--config", "../../devidp.json", "--state-dir", dir}, &out, io.Discard)
+		done <- run(ctx, []string{"--addr", "127.0.0.1:0", "--config", configPath, "--state-dir", dir}, out, io.Discard)
 	}()
-
-	urlRE := regexp.MustCompile(`at (https://127\.0\.0\.1:\d+)/ for tenant (\S+) `)
-	var base string
+	urlRE := regexp.MustCompile(`at (https://127\.0\.0\.1:\d+)/ for tenant `)
 	for deadline := time.Now().Add(20 * time.Second); base == ""; time.Sleep(20 * time.Millisecond) {
 		if m := urlRE.FindStringSubmatch(out.String()); m != nil {
 			base = m[1]
-			if m[2] != cfg.TenantID {
-				t.Errorf("tenant %s", m[2])
-			}
 		}
 		select {
 		case err := <-done:
+			cancel()
 			t.Fatalf("run returned early: %v", err)
 		default:
 		}
 		if time.Now().After(deadline) {
+			cancel()
 			t.Fatalf("no URL line in %q", out.String())
 		}
 	}
-	if !strings.Contains(out.String(), filepath.Join(dir, "client-secret")) {
-		t.Errorf("output %q does not say where the client secret is", out.String())
-	}
-
-	// Trust only the generated certificate.
 	pemBytes, err := os.ReadFile(filepath.Join(dir, "cert.pem"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	roots := x509.NewCertPool()
 	roots.AppendCertsFromPEM(pemBytes)
-	c := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}}, Timeout: 10 * time.Second}
+	c = &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}}, Timeout: 10 * time.Second}
+	stopped := false
+	stop = func() error {
+		if stopped {
+			return nil
+		}
+		stopped = true
+		cancel()
+		select {
+		case err := <-done:
+			return err
+		case <-time.After(10 * time.Second):
+			return errors.New("no shutdown")
+		}
+	}
+	t.Cleanup(func() { stop() })
+	return base, c, out, dir, stop
+}
+
+// The registered APIs are served and their URLs printed at start-up.
+func TestServeAPIs(t *testing.T) {
+	base, c, out, _, stop := serve(t, writeTestConfig(t))
+	for _, want := range []string{
+		"devidp: API Orders at " + base + "/apis/Orders/ (app ID URI api://0a1b2c3d-0000-4000-8000-000000000001; scopes: Orders.Read Orders.Write; app roles: Orders.Read.All)\n",
+		"devidp: API Reports at " + base + "/apis/Reports/ (app ID URI https://contoso.example/reports; scopes: none; app roles: Reports.Read.All)\n",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, out.String())
+		}
+	}
+	resp, err := c.Get(base + "/apis/Orders/orders")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized || resp.Header.Get("WWW-Authenticate") != "Bearer" {
+		t.Errorf("API without a token: %d %q", resp.StatusCode, resp.Header.Get("WWW-Authenticate"))
+	}
+	if err := stop(); err != nil {
+		t.Error(err)
+	}
+}
+
+// A taken port is one clear line, and main exits non-zero.
+func TestPortInUse(t *testing.T) {
+	if os.Getenv("DEVIDP_TEST_MAIN") == "1" {
+		os.Args = append([]string{"devidp"}, strings.Fields(os.Getenv("DEVIDP_TEST_ARGS"))...)
+		main()
+		return
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	_, port, _ := net.SplitHostPort(ln.Addr().String())
+	args := []string{"--addr", ln.Addr().String(), "--config", writeTestConfig(t), "--state-dir", filepath.Join(t.TempDir(), "state")}
+
+	err = run(context.Background(), args, io.Discard, io.Discard)
+	want := "port " + port + " is in use (another devidp running?); stop it or set --addr to another port"
+	if err == nil || err.Error() != want {
+		t.Errorf("run: %v, want %q", err, want)
+	}
+
+	cmd := exec.Command(os.Args[0], "-test.run=^TestPortInUse$")
+	cmd.Env = append(os.Environ(), "DEVIDP_TEST_MAIN=1", "DEVIDP_TEST_ARGS="+strings.Join(args, " "))
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	err = cmd.Run()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 1 {
+		t.Errorf("exit: %v", err)
+	}
+	if got := stderr.String(); got != "devidp: "+want+"\n" {
+		t.Errorf("stderr %q", got)
+	}
+}
+
+func TestServe(t *testing.T) {
+	// The project's own registration file, whatever app it registers.
+	configPath := projectConfig(t)
+	cfg, err := devidp.LoadConfig(configPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	base, c, out, dir, stop := serve(t, configPath)
+	if !strings.Contains(out.String(), " for tenant "+cfg.TenantID+" ") {
+		t.Errorf("output %q does not name tenant %s", out.String(), cfg.TenantID)
+	}
+	if !strings.Contains(out.String(), filepath.Join(dir, "client-secret")) {
+		t.Errorf("output %q does not say where the client secret is", out.String())
+	}
+
 	resp, err := c.Get(base + "/healthz")
 	if err != nil {
 		t.Fatal(err)
@@ -238,14 +358,8 @@ func TestServe(t *testing.T) {
 		t.Errorf("client credentials with the generated secret: %d", resp.StatusCode)
 	}
 
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Errorf("run: %v", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("no shutdown")
+	if err := stop(); err != nil {
+		t.Errorf("run: %v", err)
 	}
 	if _, err := net.DialTimeout("tcp", strings.TrimPrefix(base, "https://"), time.Second); err == nil {
 		t.Error("still listening after shutdown")

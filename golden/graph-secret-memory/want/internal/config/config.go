@@ -10,8 +10,7 @@ import (
 
 // Config is the app's settings, in Microsoft.Identity.Web's shape.
 type Config struct {
-	AzureAd AzureAd
-	apiSettings
+	AzureAd     AzureAd
 	Session     Session
 	Development DevelopmentSettings
 
@@ -51,10 +50,26 @@ type CredentialDescription struct {
 	ClientSecret string
 }
 
-// DownstreamAPI describes an API the app calls on behalf of the signed-in user.
+// DownstreamAPI describes a web API the app calls, in the shape of
+// Microsoft.Identity.Web's DownstreamApiOptions: a section of its own
+// ("MicrosoftGraph": {...}) or one entry of "DownstreamApis".
 type DownstreamAPI struct {
+	// Section is where the settings were read from, for messages:
+	// "DownstreamApis:Orders" or "MicrosoftGraph".
+	Section string `json:"-"`
+
 	BaseURL string `json:"BaseUrl"`
-	Scopes  []string
+	// Scopes are asked for when the API is called for the signed-in user;
+	// for an app token (RequestAppToken) the one scope is "<app id URI>/.default".
+	Scopes []string
+	// RelativePath is joined to BaseUrl with exactly one '/' when a call
+	// gives no path of its own.
+	RelativePath string
+	// HttpMethod is the method of a call that gives none (default GET).
+	HTTPMethod string `json:"HttpMethod"`
+	// RequestAppToken calls the API as the app itself (client credentials)
+	// instead of on behalf of the signed-in user.
+	RequestAppToken bool
 }
 
 // validate checks the API section called section.
@@ -75,6 +90,17 @@ func (api DownstreamAPI) validate(section, env string) error {
 		if strings.TrimSpace(s) == "" || strings.ContainsAny(s, " \t") {
 			return fmt.Errorf("config: %s:Scopes:%d %q must be one scope, without spaces", section, i, s)
 		}
+	}
+	if api.RequestAppToken && (len(api.Scopes) != 1 || !strings.HasSuffix(api.Scopes[0], "/.default")) {
+		return fmt.Errorf("config: %s:Scopes must be one scope ending in /.default (e.g. [\"api://<app id>/.default\"]) when %s:RequestAppToken is true: app tokens carry the app roles granted to the app", section, section)
+	}
+	switch strings.ToUpper(api.HTTPMethod) {
+	case "", "GET", "POST", "PUT", "PATCH", "DELETE":
+	default:
+		return fmt.Errorf("config: %s:HttpMethod %q is not one of Get, Post, Put, Patch or Delete", section, api.HTTPMethod)
+	}
+	if strings.Contains(api.RelativePath, "://") || strings.HasPrefix(api.RelativePath, "//") {
+		return fmt.Errorf("config: %s:RelativePath %q must be a path relative to BaseUrl", section, api.RelativePath)
 	}
 	return nil
 }
@@ -216,7 +242,7 @@ func (c *Config) validate() error {
 		}
 	}
 
-	if err := c.apiSettings.validate(c.Environment); err != nil {
+	if err := c.validateAPIs(); err != nil {
 		return err
 	}
 

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -54,7 +55,11 @@ func TestLoadOverlaysAndEnvironment(t *testing.T) {
 	if got := ad.ClientCredentials[0]; got.SourceType != "ClientSecret" || got.ClientSecret != "s3cret" {
 		t.Errorf("ClientCredentials[0] = %+v: the environment overrides one key and keeps the rest", got)
 	}
-	if got := strings.Join(cfg.MicrosoftGraph.Scopes, ","); got != "user.read,mail.read,calendars.read" {
+	graph, err := cfg.DownstreamAPI("MicrosoftGraph")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(graph.Scopes, ","); got != "user.read,mail.read,calendars.read" {
 		t.Errorf("Scopes = %s", got)
 	}
 	if ad.SignedOutCallbackPath != "/signout-callback-oidc" {
@@ -115,6 +120,20 @@ func TestLoadRefuses(t *testing.T) {
 			`Development:ClientSecretFile is set but APP_ENV is "Staging"`},
 		{"wrong type", `{"AzureAd": {"SendX5C": "maybe"}}`, nil, "",
 			`AzureAd:SendX5C: expected bool`},
+		{"scopes as a string in DownstreamApis", `{"DownstreamApis": {"Orders": {"BaseUrl": "https://orders.example.com", "Scopes": "api://x/Orders.Read"}}}`, nil, "",
+			`DownstreamApis:Orders:Scopes must be an array of strings`},
+		{"empty scopes in DownstreamApis", `{"DownstreamApis": {"Orders": {"BaseUrl": "https://orders.example.com", "Scopes": []}}}`, nil, "",
+			`DownstreamApis:Orders:Scopes is empty`},
+		{"http base url in DownstreamApis", `{"DownstreamApis": {"Orders": {"BaseUrl": "http://orders.example.com", "Scopes": ["api://x/Orders.Read"]}}}`, nil, "",
+			`DownstreamApis:Orders:BaseUrl "http://orders.example.com" must use https`},
+		{"app token without .default", `{"DownstreamApis": {"Orders": {"BaseUrl": "https://orders.example.com", "Scopes": ["api://x/Orders.Read"], "RequestAppToken": true}}}`, nil, "",
+			`DownstreamApis:Orders:Scopes must be one scope ending in /.default`},
+		{"unknown method", `{"DownstreamApis": {"Orders": {"BaseUrl": "https://orders.example.com", "Scopes": ["api://x/Orders.Read"], "HttpMethod": "FETCH"}}}`, nil, "",
+			`DownstreamApis:Orders:HttpMethod "FETCH" is not one of`},
+		{"DownstreamApis not an object", `{"DownstreamApis": ["Orders"]}`, nil, "",
+			`DownstreamApis must be an object of named APIs`},
+		{"invalid JSON names line and column", "{\n  \"AzureAd\": {\n    \"TenantId\": \"x\",,\n  }\n}", nil, "",
+			`appsettings.Production.json:3:21: invalid character ','`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -124,7 +143,11 @@ func TestLoadRefuses(t *testing.T) {
 				env = "Production"
 			}
 			files["appsettings."+env+".json"] = tt.overlay
-			_, err := Load(writeDir(t, files), tt.appEnv, tt.env)
+			cfg, err := Load(writeDir(t, files), tt.appEnv, tt.env)
+			if err == nil {
+				// API sections are checked when the app asks for them.
+				_, err = cfg.DownstreamAPI("MicrosoftGraph")
+			}
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("err = %v, want it to contain %q", err, tt.want)
 			}
@@ -146,6 +169,54 @@ func TestDevelopmentSettingsAllowedInDevelopment(t *testing.T) {
 	}
 	if cfg.Development.TrustCertificateFile != "c.pem" {
 		t.Errorf("TrustCertificateFile = %q", cfg.Development.TrustCertificateFile)
+	}
+}
+
+func TestDownstreamAPI(t *testing.T) {
+	dir := writeDir(t, map[string]string{
+		"appsettings.json": base,
+		"appsettings.Production.json": `{"DownstreamApis": {
+			"Orders": {"BaseUrl": "https://orders.example.com/api", "Scopes": ["api://orders/Orders.Read"], "RelativePath": "orders", "HttpMethod": "Post"},
+			"Reports": {"BaseUrl": "https://reports.example.com", "Scopes": ["api://reports/.default"], "RequestAppToken": "true"}}}`,
+	})
+	cfg, err := Load(dir, "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(cfg.DownstreamAPINames(), ","); got != "Orders,Reports" {
+		t.Errorf("DownstreamAPINames = %s", got)
+	}
+	orders, err := cfg.DownstreamAPI("orders") // names match case-insensitively
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := DownstreamAPI{Section: "DownstreamApis:Orders", BaseURL: "https://orders.example.com/api",
+		Scopes: []string{"api://orders/Orders.Read"}, RelativePath: "orders", HTTPMethod: "Post"}
+	if fmt.Sprint(orders) != fmt.Sprint(want) {
+		t.Errorf("Orders = %+v, want %+v", orders, want)
+	}
+	reports, err := cfg.DownstreamAPI("Reports")
+	if err != nil || !reports.RequestAppToken {
+		t.Errorf("Reports = %+v, %v: RequestAppToken from a string, as the environment gives it", reports, err)
+	}
+	if _, err := cfg.DownstreamAPI("Stock"); err == nil || !strings.Contains(err.Error(), `the app calls the API "Stock", but there is no section DownstreamApis:Stock or Stock`) {
+		t.Errorf("missing section: %v", err)
+	}
+}
+
+func TestEnvironmentNameIsCaseInsensitive(t *testing.T) {
+	dir := writeDir(t, map[string]string{
+		"appsettings.json":             base,
+		"appsettings.Development.json": `{"Development": {"TrustCertificateFile": "c.pem"}}`,
+	})
+	for _, env := range []string{"development", "DEVELOPMENT", "Development"} {
+		cfg, err := Load(dir, env, nil)
+		if err != nil {
+			t.Fatalf("APP_ENV=%s: %v", env, err)
+		}
+		if cfg.Environment != Development || cfg.Development.TrustCertificateFile != "c.pem" {
+			t.Errorf("APP_ENV=%s: environment %q, overlay read: %v", env, cfg.Environment, cfg.Development.TrustCertificateFile != "")
+		}
 	}
 }
 

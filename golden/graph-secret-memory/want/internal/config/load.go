@@ -36,9 +36,7 @@ type tree = map[string]any
 // Production) and applies the overrides found in environ (KEY=VALUE strings,
 // as from os.Environ), then validates the result.
 func Load(dir, appEnv string, environ []string) (*Config, error) {
-	if appEnv == "" {
-		appEnv = Production
-	}
+	appEnv = canonicalEnvironment(appEnv)
 	root, err := readFile(filepath.Join(dir, "appsettings.json"), true)
 	if err != nil {
 		return nil, err
@@ -77,9 +75,43 @@ func readFile(path string, required bool) (tree, error) {
 	}
 	var t tree
 	if err := json.Unmarshal(data, &t); err != nil {
+		var se *json.SyntaxError
+		if errors.As(err, &se) {
+			line, col := position(data, se.Offset)
+			return nil, fmt.Errorf("config: %s:%d:%d: %v", filepath.Base(path), line, col, err)
+		}
 		return nil, fmt.Errorf("config: %s: %w", filepath.Base(path), err)
 	}
 	return t, nil
+}
+
+// position returns the 1-based line and column of the byte before offset,
+// where encoding/json stopped.
+func position(data []byte, offset int64) (line, col int) {
+	line, col = 1, 0
+	for i := 0; i < int(offset) && i < len(data); i++ {
+		if data[i] == '\n' {
+			line, col = line+1, 0
+			continue
+		}
+		col++
+	}
+	return line, col
+}
+
+// canonicalEnvironment spells the well-known environment names as .NET
+// does and compares them case-insensitively as .NET does: APP_ENV=development
+// is Development. Empty means Production.
+func canonicalEnvironment(env string) string {
+	for _, known := range []string{Development, "Staging", Production} {
+		if strings.EqualFold(env, known) {
+			return known
+		}
+	}
+	if env == "" {
+		return Production
+	}
+	return env
 }
 
 // lookup finds key in t case-insensitively and returns the key as stored.

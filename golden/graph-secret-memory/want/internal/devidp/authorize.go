@@ -27,6 +27,7 @@ type pendingAuth struct {
 	challenge    string
 	scope        string // as requested
 	scopes       scopeSet
+	claims       claimsRequest // the claims parameter, if any
 	forceConsent bool
 	user         *User // set once a user is picked; the request then awaits consent
 	expires      time.Time
@@ -40,6 +41,7 @@ type authCode struct {
 	challenge   string
 	nonce       string
 	scopes      scopeSet
+	claims      claimsRequest // the authorize request's claims parameter: satisfied by the sign-in
 	user        User
 	expires     time.Time
 	redeemed    bool
@@ -90,7 +92,7 @@ func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 		s.log.Info("authorize refused", "client_id", cl.ClientID, "error", code, "aadsts", aadsts)
 		s.respond(w, r, p, url.Values{"error": {code}, "error_description": {fmt.Sprintf("AADSTS%d: %s", aadsts, desc)}})
 	}
-	for _, k := range []string{"client_id", "response_type", "response_mode", "scope", "state", "nonce", "code_challenge", "code_challenge_method", "prompt"} {
+	for _, k := range []string{"client_id", "response_type", "response_mode", "scope", "state", "nonce", "code_challenge", "code_challenge_method", "prompt", "claims"} {
 		if len(q[k]) > 1 {
 			fail("invalid_request", 90015, fmt.Sprintf("Requested query string is invalid. The parameter '%s' is duplicated.", k))
 			return
@@ -113,7 +115,23 @@ func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 		fail(oerr.code, oerr.aadsts, oerr.desc)
 		return
 	}
+	ss, api, unknown := s.resolveScopes(ss)
+	if unknown != "" {
+		// What Entra answers for a scope the resource does not expose.
+		fail("invalid_client", 650053, fmt.Sprintf(
+			"The application '%s' asked for scope '%s' that doesn't exist on the resource '%s'. Contact the app vendor. (The %s API in devidp.json defines: %s.)",
+			cl.ClientID, unknown[strings.LastIndexByte(unknown, '/')+1:], api.AppIDURI, api.Name, orNone(api.Scopes)))
+		return
+	}
 	p.scopes = ss
+	if raw := q.Get("claims"); raw != "" {
+		cr, err := parseClaimsRequest(raw)
+		if err != nil {
+			fail("invalid_request", 90014, "The claims parameter is not valid: "+err.Error())
+			return
+		}
+		p.claims = cr
+	}
 	method := q.Get("code_challenge_method")
 	switch {
 	case p.challenge == "" && method != "":
@@ -294,12 +312,13 @@ func (s *Server) complete(w http.ResponseWriter, r *http.Request, p *pendingAuth
 		challenge:   p.challenge,
 		nonce:       p.nonce,
 		scopes:      p.scopes,
+		claims:      p.claims,
 		user:        user,
 		expires:     s.now().Add(codeTTL),
 		family:      &tokenFamily{},
 	}
 	s.mu.Unlock()
-	s.log.Info("signed in", "client_id", p.client.ClientID, "user", user.UserPrincipalName, "scope", p.scope, "response_mode", p.responseMode)
+	s.log.Info("signed in", "client_id", p.client.ClientID, "user", user.UserPrincipalName, "scope", p.scope, "response_mode", p.responseMode, "claims", p.claims.raw)
 	s.respond(w, r, p, url.Values{"code": {code}})
 }
 
@@ -418,8 +437,11 @@ func (s *Server) grantConsent(userID, clientID string, scopes []string) {
 	g := s.consents[k]
 	if g == nil {
 		if len(s.consents) >= maxConsents {
-			// Bound memory: forgetting consents only means asking again.
-			clear(s.consents)
+			// Bound memory: forgetting a consent only means asking again.
+			for other := range s.consents {
+				delete(s.consents, other)
+				break
+			}
 		}
 		g = map[string]bool{}
 		s.consents[k] = g
@@ -427,6 +449,18 @@ func (s *Server) grantConsent(userID, clientID string, scopes []string) {
 	for _, sc := range scopes {
 		g[sc] = true
 	}
+}
+
+// RevokeConsent forgets every consent the user gave the client, as when
+// the user (or an administrator) removes the app's permission grant in
+// Entra ID. The user's refresh tokens stay valid but yield no token for any
+// resource scope until the user consents again (refresh requests get
+// invalid_grant, AADSTS65001, consent_required); the next sign-in shows the
+// consent page.
+func (s *Server) RevokeConsent(userID, clientID string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.consents, consentKey(userID, clientID))
 }
 
 // --- small helpers ---

@@ -47,12 +47,34 @@ type Client struct {
 	Roles []string `json:"roles,omitempty"`
 }
 
-// Config configures a Server. Only TenantID, Users and Clients come from
+// API is a protected web API ("downstream API") registered in the tenant,
+// like an app registration that exposes an API in Entra ID. The stand-in
+// serves it at <base URL>/apis/<Name>/ (and every path below), accepting
+// the access tokens it issues for AppIDURI.
+type API struct {
+	// Name is the API's name, also its URL path segment: letters, digits,
+	// '.', '_', '~' and '-' (e.g. "Orders"). Unique, case-insensitively.
+	Name string `json:"name"`
+	// AppIDURI is the Application ID URI, the resource part of the API's
+	// scopes and the aud of its access tokens, e.g. "api://<guid>" (no
+	// trailing slash).
+	AppIDURI string `json:"appIdUri"`
+	// Scopes are the delegated permissions the API exposes, e.g.
+	// "Orders.Read"; clients ask for them as "<AppIDURI>/Orders.Read".
+	Scopes []string `json:"scopes,omitempty"`
+	// AppRoles are the application permissions, e.g. "Orders.Read.All".
+	// Every registered client is granted all of them (a development
+	// convenience: Entra takes them from app role assignments).
+	AppRoles []string `json:"appRoles,omitempty"`
+}
+
+// Config configures a Server. TenantID, Users, Clients and APIs come from
 // devidp.json; the rest is set in code.
 type Config struct {
 	TenantID string   `json:"tenantId"`
 	Users    []User   `json:"users"`
 	Clients  []Client `json:"clients"`
+	APIs     []API    `json:"apis,omitempty"`
 
 	SigningKey          *rsa.PrivateKey  `json:"-"` // nil: generate (tokens then do not survive a restart)
 	AccessTokenLifetime time.Duration    `json:"-"` // 0: 1h
@@ -157,8 +179,89 @@ func (c *Config) validate() error {
 		}
 		seenUPNs[strings.ToLower(u.UserPrincipalName)] = true
 	}
+	if err := validateAPIs(c.APIs); err != nil {
+		return err
+	}
 	if c.AccessTokenLifetime < 0 {
 		return errors.New("AccessTokenLifetime: must not be negative")
+	}
+	return nil
+}
+
+var (
+	apiNameRE       = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._~-]{0,63}$`)
+	permissionRE    = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9._:~-]{0,119}$`)
+	appIDURISchemes = map[string]bool{"api": true, "https": true}
+)
+
+// validateAPIs checks the API registrations (keys apis[i].name, ...).
+func validateAPIs(apis []API) error {
+	seenNames, seenURIs := map[string]bool{}, map[string]bool{}
+	for i, a := range apis {
+		key := fmt.Sprintf("apis[%d]", i)
+		switch {
+		case a.Name == "":
+			return fmt.Errorf("%s.name: required (e.g. \"Orders\"; the API is served at /apis/<name>/)", key)
+		case !apiNameRE.MatchString(a.Name):
+			return fmt.Errorf("%s.name: %q is not URL-path-safe: use up to 64 letters, digits, '.', '_', '~' or '-', starting with a letter or digit (the API is served at /apis/<name>/)", key, a.Name)
+		case strings.EqualFold(a.Name, "graph"):
+			return fmt.Errorf("%s.name: %q is reserved for Microsoft Graph, which the stand-in serves at /graph/v1.0", key, a.Name)
+		case seenNames[strings.ToLower(a.Name)]:
+			return fmt.Errorf("%s.name: duplicate API name %q (names are compared case-insensitively)", key, a.Name)
+		}
+		seenNames[strings.ToLower(a.Name)] = true
+		if err := checkAppIDURI(a.AppIDURI); err != nil {
+			return fmt.Errorf("%s.appIdUri: %w", key, err)
+		}
+		if seenURIs[strings.ToLower(a.AppIDURI)] {
+			return fmt.Errorf("%s.appIdUri: duplicate %q: another API has the same application ID URI", key, a.AppIDURI)
+		}
+		seenURIs[strings.ToLower(a.AppIDURI)] = true
+		if len(a.Scopes) == 0 && len(a.AppRoles) == 0 {
+			return fmt.Errorf("%s: at least one of scopes (delegated permissions, e.g. \"Orders.Read\") or appRoles (application permissions, e.g. \"Orders.Read.All\") is required", key)
+		}
+		for _, perms := range []struct {
+			field string
+			list  []string
+		}{{"scopes", a.Scopes}, {"appRoles", a.AppRoles}} {
+			field, seen := perms.field, map[string]bool{}
+			for j, p := range perms.list {
+				switch {
+				case !permissionRE.MatchString(p):
+					return fmt.Errorf("%s.%s[%d]: %q is not a valid permission name: use letters, digits, '.', '_', ':', '~' or '-', without spaces or '/' (e.g. \"Orders.Read\")", key, field, j, p)
+				case strings.EqualFold(p, ".default") || oidcScopes[strings.ToLower(p)]:
+					return fmt.Errorf("%s.%s[%d]: %q is reserved", key, field, j, p)
+				case seen[strings.ToLower(p)]:
+					return fmt.Errorf("%s.%s[%d]: duplicate %q", key, field, j, p)
+				}
+				seen[strings.ToLower(p)] = true
+			}
+		}
+	}
+	return nil
+}
+
+// checkAppIDURI accepts the application ID URIs Entra accepts for an API
+// of one's own: api://<guid or name>[/path] or https://<host>[/path], with
+// no query, fragment or trailing slash, and not Microsoft Graph's.
+func checkAppIDURI(raw string) error {
+	if raw == "" {
+		return errors.New("required, e.g. \"api://0a1b2c3d-4e5f-6a7b-8c9d-0e1f2a3b4c5d\"")
+	}
+	u, err := url.Parse(raw)
+	switch {
+	case err != nil:
+		return fmt.Errorf("%q: %w", raw, err)
+	case !appIDURISchemes[u.Scheme]:
+		return fmt.Errorf("%q: must start with api:// or https:// (e.g. \"api://<guid>\")", raw)
+	case u.Host == "":
+		return fmt.Errorf("%q: has no host part after %s://", raw, u.Scheme)
+	case u.User != nil || u.RawQuery != "" || u.Fragment != "" || strings.ContainsAny(raw, "?#\"<>\\ \t\r\n"):
+		return fmt.Errorf("%q: must not contain user info, a query, a fragment, quotes or spaces", raw)
+	case strings.HasSuffix(raw, "/"):
+		return fmt.Errorf("%q: must not end with '/' (scopes are <appIdUri>/<scope>)", raw)
+	case canonicalResource(raw) == graphResource:
+		return fmt.Errorf("%q: is Microsoft Graph's, which the stand-in already serves at /graph/v1.0", raw)
 	}
 	return nil
 }

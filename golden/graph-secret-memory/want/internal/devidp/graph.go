@@ -3,6 +3,7 @@ package devidp
 import (
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -23,6 +24,7 @@ type accessClaims struct {
 	TID   string   `json:"tid"`
 	Name  string   `json:"name"`
 	UPN   string   `json:"preferred_username"`
+	raw   map[string]any
 }
 
 // handleGraph serves the small part of Microsoft Graph the app needs, under
@@ -30,6 +32,7 @@ type accessClaims struct {
 func (s *Server) handleGraph(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	s.graphReqs++
+	required := s.graphClaims
 	s.mu.Unlock()
 	if r.URL.Path != "/graph/v1.0/me" {
 		s.graphError(w, r, http.StatusNotFound, "Request_ResourceNotFound",
@@ -45,6 +48,19 @@ func (s *Server) handleGraph(w http.ResponseWriter, r *http.Request) {
 	if msg != "" {
 		s.graphError(w, r, http.StatusUnauthorized, "InvalidAuthenticationToken", msg)
 		return
+	}
+	if required != nil {
+		if missing := required.unmet(c.raw); len(missing) > 0 {
+			// Continuous access evaluation: Graph names itself in client_id.
+			w.Header().Set("WWW-Authenticate", claimsChallenge(s.authorizeEndpoint(r), graphAppID, required.raw))
+			code := "InsufficientClaims"
+			if slices.Contains(missing, "nbf") {
+				code = "TokenIssuedBeforeRevocationTimestamp"
+			}
+			s.graphError(w, r, http.StatusUnauthorized, "InvalidAuthenticationToken",
+				"Continuous access evaluation resulted in challenge with result: InteractionRequired and code: "+code)
+			return
+		}
 	}
 	if c.Scp == "" {
 		s.graphError(w, r, http.StatusBadRequest, "BadRequest", "/me request is only valid with delegated authentication flow.")
@@ -96,7 +112,7 @@ func (s *Server) verifyGraphToken(r *http.Request) (accessClaims, string) {
 		return c, "Access token is empty."
 	}
 	var std jwt.Claims
-	if err := s.verifyOwnJWT(token, &std, &c); err != nil {
+	if err := s.verifyOwnJWT(token, &std, &c, &c.raw); err != nil {
 		return c, "Access token validation failure. Invalid signature or malformed token."
 	}
 	if std.Expiry == nil {
@@ -117,7 +133,7 @@ func (s *Server) verifyGraphToken(r *http.Request) (accessClaims, string) {
 // graphError writes Graph's error shape; 401s carry a Bearer challenge.
 func (s *Server) graphError(w http.ResponseWriter, r *http.Request, status int, code, msg string) {
 	reqID := randomGUID()
-	if status == http.StatusUnauthorized {
+	if status == http.StatusUnauthorized && w.Header().Get("WWW-Authenticate") == "" {
 		w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token", error_description="`+strings.ReplaceAll(msg, `"`, `'`)+`"`)
 	}
 	s.log.Info("graph request refused", "status", status, "code", code, "message", msg)

@@ -101,6 +101,10 @@ ul { padding-left: 1.2rem; }
 <p>The stand-in is running for tenant <code>{{.Tenant}}</code>.</p>
 <p>Issuer: <code>{{.Issuer}}</code></p>
 <p>Metadata: <a href="{{.Metadata}}">{{.Metadata}}</a></p>
+{{if .APIs}}<p>Protected APIs:</p>
+<ul>
+{{range .APIs}}<li><code>{{.URL}}</code> for <code>{{.AppIDURI}}</code></li>
+{{end}}</ul>{{end}}
 {{template "bottom" .}}{{end}}
 `
 
@@ -124,7 +128,10 @@ type pageData struct {
 	Tenant    string
 	Issuer    string
 	Metadata  string
+	APIs      []apiView
 }
+
+type apiView struct{ URL, AppIDURI string }
 
 type scopeView struct{ Name, Description string }
 
@@ -174,7 +181,7 @@ func (s *Server) renderLogin(w http.ResponseWriter, status int, p *pendingAuth, 
 func (s *Server) renderConsent(w http.ResponseWriter, p *pendingAuth, u User) {
 	var scopes []scopeView
 	for _, sc := range p.scopes.raw {
-		scopes = append(scopes, scopeView{Name: sc, Description: scopeDescription(normalisedKey(sc))})
+		scopes = append(scopes, scopeView{Name: sc, Description: s.scopeDescription(normalisedKey(sc))})
 	}
 	s.render(w, http.StatusOK, "consent", pageData{
 		Title:     "Permissions requested",

@@ -1,6 +1,7 @@
 package devidp
 
 import (
+	"fmt"
 	"net/http"
 	"strings"
 )
@@ -36,12 +37,10 @@ func parseScopes(param string) (scopeSet, *oauthError) {
 		}
 		resource, name, ok := splitScope(sc)
 		if !ok {
-			return ss, &oauthError{http.StatusBadRequest, "invalid_scope", 70011,
-				"The provided value for the input parameter 'scope' is not valid. The scope " + sc + " is not valid."}
+			return ss, &oauthError{status: http.StatusBadRequest, code: "invalid_scope", aadsts: 70011, desc: "The provided value for the input parameter 'scope' is not valid. The scope " + sc + " is not valid."}
 		}
 		if ss.resource != "" && !strings.EqualFold(ss.resource, resource) {
-			return ss, &oauthError{http.StatusBadRequest, "invalid_scope", 28000,
-				"Provided value for the input parameter scope is not valid because it contains more than one resource. Scope " + param + " is not valid."}
+			return ss, &oauthError{status: http.StatusBadRequest, code: "invalid_scope", aadsts: 28000, desc: "Provided value for the input parameter scope is not valid because it contains more than one resource. Scope " + param + " is not valid."}
 		}
 		ss.resource = resource
 		ss.names = append(ss.names, name)
@@ -49,8 +48,7 @@ func parseScopes(param string) (scopeSet, *oauthError) {
 	for _, n := range ss.names {
 		if n == ".default" {
 			if len(ss.names) > 1 {
-				return ss, &oauthError{http.StatusBadRequest, "invalid_scope", 70011,
-					"The provided value for the input parameter 'scope' is not valid. The scope " + param + " is not valid. static scope limit exceeded."}
+				return ss, &oauthError{status: http.StatusBadRequest, code: "invalid_scope", aadsts: 70011, desc: "The provided value for the input parameter 'scope' is not valid. The scope " + param + " is not valid. static scope limit exceeded."}
 			}
 			ss.isDefault = true
 		}
@@ -77,10 +75,23 @@ func splitScope(sc string) (resource, name string, ok bool) {
 	return canonicalResource(resource), name, true
 }
 
+// graphClouds are Microsoft Graph's resources in the national clouds; the
+// stand-in serves one Graph for every cloud, so an app generated for the US
+// government or China cloud runs against it unchanged.
+var graphClouds = []string{
+	"https://graph.microsoft.us", "https://dod-graph.microsoft.us",
+	"https://microsoftgraph.chinacloudapi.cn",
+}
+
 func canonicalResource(r string) string {
 	r = strings.TrimRight(r, "/")
 	if strings.EqualFold(r, graphResource) || strings.EqualFold(r, graphAppID) {
 		return graphResource
+	}
+	for _, g := range graphClouds {
+		if strings.EqualFold(r, g) {
+			return graphResource
+		}
 	}
 	return r
 }
@@ -135,7 +146,62 @@ func (ss scopeSet) accessTokenScopes() (aud string, scp []string) {
 	return aud, scp
 }
 
+// resolveScopes checks the resource scopes of ss against the registered
+// APIs. For a registered API every name must be one of its scopes or
+// .default, and names get the registered spelling; api is then the API.
+// For Graph and unregistered resources ss is returned unchanged and api is
+// nil. unknown is the first scope the API does not define.
+func (s *Server) resolveScopes(ss scopeSet) (out scopeSet, api *apiReg, unknown string) {
+	api = s.apiForResource(ss.resource)
+	if api == nil {
+		return ss, nil, ""
+	}
+	out = ss
+	out.names = make([]string, len(ss.names))
+	for i, n := range ss.names {
+		if n == ".default" {
+			out.names[i] = n
+			continue
+		}
+		canon, ok := api.scopes[strings.ToLower(n)]
+		if !ok {
+			return ss, api, ss.resource + "/" + n
+		}
+		out.names[i] = canon
+	}
+	return out, api, ""
+}
+
+// unknownScopeError is the token endpoint's answer to a scope the
+// registered API does not define.
+func unknownScopeError(api *apiReg, scope string) *oauthError {
+	return &oauthError{status: http.StatusBadRequest, code: "invalid_scope", aadsts: 70011, desc: fmt.Sprintf(
+		"The provided value for the input parameter 'scope' is not valid. The scope '%s' does not exist on the resource '%s' (the %s API in devidp.json defines: %s).",
+		scope, api.AppIDURI, api.Name, orNone(api.Scopes))}
+}
+
 // scopeDescription is the text shown for a scope on the consent page.
+func (s *Server) scopeDescription(key string) string {
+	if d := scopeDescription(key); d != "" {
+		return d
+	}
+	slash := strings.LastIndexByte(key, '/')
+	if slash < 0 {
+		return ""
+	}
+	api := s.apiForResource(key[:slash])
+	if api == nil {
+		return ""
+	}
+	if name := key[slash+1:]; name == ".default" {
+		return "All permissions configured for the " + api.Name + " API"
+	} else if canon, ok := api.scopes[name]; ok {
+		return "Access the " + api.Name + " API (" + canon + ")"
+	}
+	return ""
+}
+
+// scopeDescription is the text shown for a well-known scope on the consent page.
 func scopeDescription(key string) string {
 	switch key {
 	case "openid":

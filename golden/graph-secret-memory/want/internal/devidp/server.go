@@ -4,15 +4,51 @@
 // It implements enough of OpenID Connect and OAuth 2.0 for MSAL Go's
 // confidential client and go-oidc: discovery, JWKS, the authorization code
 // flow with PKCE (login page with test users, consent page, query /
-// fragment / form_post responses), the token endpoint (authorization_code,
-// refresh_token, client_credentials; client secrets and certificate client
-// assertions), logout, and a tiny Microsoft Graph /v1.0/me.
+// fragment / form_post responses, the claims parameter), the token endpoint
+// (authorization_code, refresh_token, client_credentials; client secrets
+// and certificate client assertions), logout, a tiny Microsoft Graph
+// /v1.0/me, and the protected web APIs registered in Config.APIs.
+//
+// # Protected APIs
+//
+// Each registered API (Config.APIs, "apis" in devidp.json) is served at
+// <base URL>/apis/<Name>/ and every path below it, for GET, HEAD, POST,
+// PUT, PATCH and DELETE. It accepts only access tokens the stand-in issued
+// for it: signature, iss (the v2.0 issuer of the tenant), aud (the API's
+// AppIDURI) and expiry are checked, and then either scp must hold one of
+// the API's Scopes (delegated) or roles one of its AppRoles (app-only).
+// Refusals are 401 with WWW-Authenticate: Bearer (no token) or Bearer
+// error="invalid_token", error_description="..."; 403 with
+// error="insufficient_scope" for a valid token without the permission. An
+// accepted call is answered with an APICall describing it (JSON bodies up
+// to 64 KiB are echoed). APIRequests counts the calls; RequireClaims makes
+// an API (or Graph) answer with a claims challenge (see claims.go).
+//
+// Tokens for an API come from the token endpoint like Entra's:
+// "<AppIDURI>/<scope>" scopes give delegated tokens with aud AppIDURI and
+// scp the scope names; a scope the API does not define is refused
+// (invalid_scope, AADSTS70011; at the authorize endpoint invalid_client,
+// AADSTS650053). client_credentials with "<AppIDURI>/.default" gives an
+// app-only token with all the API's AppRoles in roles (every registered
+// client is granted them). Resources that are not registered (api://...
+// of an API not in the file) still get tokens, with the scopes asked for.
+//
+// # Consent
+//
+// Consent is recorded per user, client and scope when the user accepts the
+// consent page. A refresh token only yields tokens for scopes the user has
+// consented to for that client; asking for others (typically another API's
+// scopes) is refused with invalid_grant, AADSTS65001 and suberror
+// consent_required, until the user goes through the authorize endpoint
+// with those scopes and consents (incremental consent). RevokeConsent
+// forgets a user's consents.
 //
 // All state (pending sign-ins, codes, refresh tokens, consents) is kept in
 // memory; only the token signing key may be persisted by the caller. Refresh
 // tokens therefore do not survive a restart, and they rotate: redeeming one
 // invalidates it (unlike Entra, which keeps old refresh tokens valid), so a
-// client that reuses an old refresh token gets invalid_grant.
+// client that reuses an old refresh token gets invalid_grant. A refused
+// refresh request (unknown or unconsented scope) does not use it up.
 package devidp
 
 import (
@@ -73,14 +109,19 @@ type Server struct {
 	pages *template.Template
 	mux   *http.ServeMux
 
-	mu        sync.Mutex
-	pending   map[string]*pendingAuth  // by request id
-	codes     map[string]*authCode     // by code
-	refresh   map[string]*refreshGrant // by refresh token
-	consents  map[string]map[string]bool
-	lastPrune time.Time
-	tokenReqs map[string]int64
-	graphReqs int64
+	apis      []*apiReg
+	apiByName map[string]*apiReg // by lower-case name
+	apiByURI  map[string]*apiReg // by lower-case application ID URI
+
+	mu          sync.Mutex
+	pending     map[string]*pendingAuth  // by request id
+	codes       map[string]*authCode     // by code
+	refresh     map[string]*refreshGrant // by refresh token
+	consents    map[string]map[string]bool
+	lastPrune   time.Time
+	tokenReqs   map[string]int64
+	graphReqs   int64
+	graphClaims *claimsRequest // demanded of Graph tokens by RequireClaims
 }
 
 // client is a registered Client with its parsed credentials.
@@ -107,6 +148,14 @@ func New(cfg Config) (*Server, error) {
 		refresh:   map[string]*refreshGrant{},
 		consents:  map[string]map[string]bool{},
 		tokenReqs: map[string]int64{},
+		apiByName: map[string]*apiReg{},
+		apiByURI:  map[string]*apiReg{},
+	}
+	for _, a := range cfg.APIs {
+		reg := newAPIReg(a)
+		s.apis = append(s.apis, reg)
+		s.apiByName[strings.ToLower(a.Name)] = reg
+		s.apiByURI[strings.ToLower(a.AppIDURI)] = reg
 	}
 	if s.now == nil {
 		s.now = time.Now
@@ -190,8 +239,12 @@ func (s *Server) routes() {
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if strings.HasPrefix(r.URL.Path, "/graph/") {
-		// Graph paths would overlap the /{tenant}/... patterns in the mux.
+		// Graph and API paths would overlap the /{tenant}/... patterns in the mux.
 		s.handleGraph(w, r)
+		return
+	}
+	if strings.HasPrefix(r.URL.Path, "/apis/") {
+		s.handleAPI(w, r)
 		return
 	}
 	s.mux.ServeHTTP(w, r)
@@ -279,11 +332,16 @@ func (s *Server) handleJWKS(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleIndex(w http.ResponseWriter, r *http.Request) {
+	var apis []apiView
+	for _, a := range s.apis {
+		apis = append(apis, apiView{URL: baseURL(r) + "/apis/" + a.Name + "/", AppIDURI: a.AppIDURI})
+	}
 	s.render(w, http.StatusOK, "index", pageData{
 		Title:    "Running",
 		Tenant:   s.tenantID,
 		Issuer:   s.issuer(r),
 		Metadata: s.issuer(r) + "/.well-known/openid-configuration",
+		APIs:     apis,
 	})
 }
 

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -20,22 +21,24 @@ const jwtBearerAssertion = "urn:ietf:params:oauth:client-assertion-type:jwt-bear
 // oauthError is a token or authorization endpoint error, written in Entra's
 // shape: {"error", "error_description": "AADSTSnnnn: ...", "error_codes", ...}.
 type oauthError struct {
-	status int
-	code   string
-	aadsts int
-	desc   string
+	status   int
+	code     string
+	aadsts   int
+	desc     string
+	suberror string // e.g. consent_required; "" for none
+	claims   string // a claims challenge for the client, e.g. with interaction_required
 }
 
 func invalidRequest(aadsts int, desc string) *oauthError {
-	return &oauthError{http.StatusBadRequest, "invalid_request", aadsts, desc}
+	return &oauthError{status: http.StatusBadRequest, code: "invalid_request", aadsts: aadsts, desc: desc}
 }
 
 func invalidGrant(aadsts int, desc string) *oauthError {
-	return &oauthError{http.StatusBadRequest, "invalid_grant", aadsts, desc}
+	return &oauthError{status: http.StatusBadRequest, code: "invalid_grant", aadsts: aadsts, desc: desc}
 }
 
 func invalidClient(aadsts int, desc string) *oauthError {
-	return &oauthError{http.StatusUnauthorized, "invalid_client", aadsts, desc}
+	return &oauthError{status: http.StatusUnauthorized, code: "invalid_client", aadsts: aadsts, desc: desc}
 }
 
 func missingParam(name string) *oauthError {
@@ -52,7 +55,7 @@ func (s *Server) writeOAuthError(w http.ResponseWriter, r *http.Request, e *oaut
 	s.log.Info("token request refused", "error", e.code, "aadsts", e.aadsts, "description", e.desc, "trace_id", traceID)
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Pragma", "no-cache")
-	writeJSON(w, e.status, map[string]any{
+	body := map[string]any{
 		"error": e.code,
 		"error_description": fmt.Sprintf("AADSTS%d: %s Trace ID: %s Correlation ID: %s Timestamp: %s",
 			e.aadsts, e.desc, traceID, corrID, ts),
@@ -60,7 +63,30 @@ func (s *Server) writeOAuthError(w http.ResponseWriter, r *http.Request, e *oaut
 		"timestamp":      ts,
 		"trace_id":       traceID,
 		"correlation_id": corrID,
-	})
+	}
+	if e.suberror != "" {
+		body["suberror"] = e.suberror
+	}
+	if e.claims != "" {
+		body["claims"] = e.claims
+	}
+	writeJSON(w, e.status, body)
+}
+
+// consentRequired is Entra's answer to a token request for scopes the user
+// has not consented to for the client.
+func consentRequired(clientID string) *oauthError {
+	return &oauthError{status: http.StatusBadRequest, code: "invalid_grant", aadsts: 65001, suberror: "consent_required", desc: fmt.Sprintf(
+		"The user or administrator has not consented to use the application with ID '%s' named '%s'. Send an interactive authorization request for this user and resource.",
+		clientID, clientID)}
+}
+
+// contextNotSatisfied answers a token request whose claims parameter asks
+// for authentication contexts (acrs) the user's sign-in did not satisfy.
+func contextNotSatisfied(resource string, acrs []string, claims string) *oauthError {
+	return &oauthError{status: http.StatusBadRequest, code: "invalid_grant", aadsts: 50076, suberror: "basic_action", claims: claims, desc: fmt.Sprintf(
+		"Due to a configuration change made by your administrator, or because you moved to a new location, you must sign in again to access '%s' (authentication context %s was not satisfied by this sign-in; send an interactive authorization request with the claims parameter).",
+		resource, strings.Join(acrs, ", "))}
 }
 
 // tokenFamily links an authorization code with the refresh tokens
@@ -73,6 +99,7 @@ type refreshGrant struct {
 	user     User
 	scope    string          // scope of the request that created it, for refreshes without one
 	keys     map[string]bool // normalised scopes granted
+	acrs     []string        // authentication contexts the sign-in satisfied
 	family   *tokenFamily    // shared with the code it descends from
 	expires  time.Time
 }
@@ -112,8 +139,7 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 	case "client_credentials":
 		resp, e = s.clientCredentialsGrant(r, cl, azpacr, f)
 	default:
-		e = &oauthError{http.StatusBadRequest, "unsupported_grant_type", 70003,
-			fmt.Sprintf("The app requested an unsupported grant type '%s'.", grant)}
+		e = &oauthError{status: http.StatusBadRequest, code: "unsupported_grant_type", aadsts: 70003, desc: fmt.Sprintf("The app requested an unsupported grant type '%s'.", grant)}
 	}
 	if e != nil {
 		s.writeOAuthError(w, r, e)
@@ -180,8 +206,7 @@ func (s *Server) authenticateClient(r *http.Request, f url.Values) (cl *client, 
 	}
 	cl = s.clients[strings.ToLower(clientID)]
 	if cl == nil {
-		return nil, "", &oauthError{http.StatusBadRequest, "unauthorized_client", 700016,
-			fmt.Sprintf("Application with identifier '%s' was not found in the directory '%s'.", clientID, s.tenantID)}
+		return nil, "", &oauthError{status: http.StatusBadRequest, code: "unauthorized_client", aadsts: 700016, desc: fmt.Sprintf("Application with identifier '%s' was not found in the directory '%s'.", clientID, s.tenantID)}
 	}
 	switch {
 	case hasBasic || secret != "":
@@ -317,30 +342,82 @@ func (s *Server) authorizationCodeGrant(r *http.Request, cl *client, azpacr stri
 	req := ac.scopes
 	if sc := f.Get("scope"); strings.TrimSpace(sc) != "" {
 		var e *oauthError
-		if req, e = parseScopes(sc); e != nil {
+		if req, e = s.requestedScopes(sc); e != nil {
 			return nil, e
 		}
 	}
-	granted := toSet(ac.scopes.keys())
-	if e := s.checkScopesAllowed(cl, ac.user, req, granted); e != nil {
+	if e := s.checkConsent(cl, ac.user, req); e != nil {
 		return nil, e
 	}
+	// The sign-in satisfied the claims of the authorize request; the token
+	// request may repeat them (MSAL does) but not ask for more contexts.
+	signedIn := ac.claims.values("acrs")
+	tokenReq, e := tokenClaimsParam(f)
+	if e != nil {
+		return nil, e
+	}
+	if missing := notIn(tokenReq.values("acrs"), signedIn); len(missing) > 0 {
+		aud, _ := s.delegatedScopes(cl, ac.user, req)
+		return nil, contextNotSatisfied(aud, missing, tokenReq.raw)
+	}
+	extra := issuedClaims{
+		acrs:  union(signedIn, tokenReq.values("acrs")),
+		xmsCC: union(ac.claims.values("xms_cc"), tokenReq.values("xms_cc")),
+	}
 	keys := toSet(req.keys())
-	for k := range granted {
+	for _, k := range ac.scopes.keys() {
 		keys[k] = true
 	}
-	resp, err := s.userTokens(r, cl, azpacr, ac.user, req, ac.nonce, req.oidc["openid"] || ac.scopes.oidc["openid"])
+	resp, err := s.userTokens(r, cl, azpacr, ac.user, req, extra, ac.nonce, req.oidc["openid"] || ac.scopes.oidc["openid"])
 	if err != nil {
 		return nil, serverError(err)
 	}
 	if req.oidc["offline_access"] || ac.scopes.oidc["offline_access"] {
-		rt, e := s.newRefreshToken(cl, ac.user, strings.Join(req.raw, " "), keys, ac.family)
+		rt, e := s.newRefreshToken(cl, ac.user, strings.Join(req.raw, " "), keys, signedIn, ac.family)
 		if e != nil {
 			return nil, e
 		}
 		resp["refresh_token"] = rt
 	}
 	return resp, nil
+}
+
+// requestedScopes parses a token request's scope parameter and checks it
+// against the registered APIs.
+func (s *Server) requestedScopes(param string) (scopeSet, *oauthError) {
+	ss, e := parseScopes(param)
+	if e != nil {
+		return ss, e
+	}
+	ss, api, unknown := s.resolveScopes(ss)
+	if unknown != "" {
+		return ss, unknownScopeError(api, unknown)
+	}
+	return ss, nil
+}
+
+// tokenClaimsParam parses the token request's claims parameter, if any.
+func tokenClaimsParam(f url.Values) (claimsRequest, *oauthError) {
+	raw := f.Get("claims")
+	if raw == "" {
+		return claimsRequest{}, nil
+	}
+	cr, err := parseClaimsRequest(raw)
+	if err != nil {
+		return cr, invalidRequest(90014, "The claims parameter is not valid: "+err.Error())
+	}
+	return cr, nil
+}
+
+// notIn returns the values of want missing from have.
+func notIn(want, have []string) []string {
+	var missing []string
+	for _, v := range want {
+		if !slices.Contains(have, v) {
+			missing = append(missing, v)
+		}
+	}
+	return missing
 }
 
 // refreshTokenGrant redeems a refresh token. Refresh tokens rotate: the
@@ -362,32 +439,50 @@ func (s *Server) refreshTokenGrant(r *http.Request, cl *client, azpacr string, f
 		e = invalidGrant(70008, "The provided authorization code or refresh token has expired due to inactivity.")
 	case !strings.EqualFold(g.clientID, cl.ClientID):
 		e = invalidGrant(70000, "Provided grant is invalid or malformed: the refresh token was issued to a different client.")
-	default:
-		delete(s.refresh, rt)
 	}
 	s.mu.Unlock()
 	if e != nil {
 		return nil, e
 	}
-	req, e := parseScopes(g.scope)
+	// Refused requests (bad or unconsented scopes, unmet claims) leave the
+	// refresh token valid, as with Entra; only a successful one uses it up.
+	scope := g.scope
 	if sc := f.Get("scope"); strings.TrimSpace(sc) != "" {
-		req, e = parseScopes(sc)
+		scope = sc
 	}
+	req, e := s.requestedScopes(scope)
 	if e != nil {
 		return nil, e
 	}
-	if e := s.checkScopesAllowed(cl, g.user, req, g.keys); e != nil {
+	if e := s.checkConsent(cl, g.user, req); e != nil {
 		return nil, e
 	}
+	tokenReq, e := tokenClaimsParam(f)
+	if e != nil {
+		return nil, e
+	}
+	if missing := notIn(tokenReq.values("acrs"), g.acrs); len(missing) > 0 {
+		aud, _ := s.delegatedScopes(cl, g.user, req)
+		return nil, contextNotSatisfied(aud, missing, tokenReq.raw)
+	}
+	// Only a claims request puts acrs in a refreshed token.
+	extra := issuedClaims{acrs: tokenReq.values("acrs"), xmsCC: tokenReq.values("xms_cc")}
+	s.mu.Lock()
+	if s.refresh[rt] != g {
+		s.mu.Unlock()
+		return nil, invalidGrant(9002313, "Invalid request. The refresh token is malformed, revoked or already used (the stand-in rotates refresh tokens; it also forgets them on restart).")
+	}
+	delete(s.refresh, rt)
+	s.mu.Unlock()
 	keys := toSet(req.keys())
 	for k := range g.keys {
 		keys[k] = true
 	}
-	resp, err := s.userTokens(r, cl, azpacr, g.user, req, "", req.oidc["openid"] || g.keys["openid"])
+	resp, err := s.userTokens(r, cl, azpacr, g.user, req, extra, "", req.oidc["openid"] || g.keys["openid"])
 	if err != nil {
 		return nil, serverError(err)
 	}
-	newRT, e := s.newRefreshToken(cl, g.user, strings.Join(req.raw, " "), keys, g.family)
+	newRT, e := s.newRefreshToken(cl, g.user, strings.Join(req.raw, " "), keys, g.acrs, g.family)
 	if e != nil {
 		return nil, e
 	}
@@ -395,20 +490,59 @@ func (s *Server) refreshTokenGrant(r *http.Request, cl *client, azpacr string, f
 	return resp, nil
 }
 
-// checkScopesAllowed refuses resource scopes that are neither in the grant
-// nor consented by the user for this client.
-func (s *Server) checkScopesAllowed(cl *client, u User, req scopeSet, granted map[string]bool) *oauthError {
+// checkConsent refuses resource scopes the user has not consented to for
+// the client (consent is per user, client and scope, recorded by the
+// consent page). "<resource>/.default" stands for what the user consented
+// to on that resource, so it needs consent to at least one of its scopes.
+func (s *Server) checkConsent(cl *client, u User, req scopeSet) *oauthError {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	consented := s.consents[consentKey(u.ID, cl.ClientID)]
 	for _, k := range req.resourceKeys() {
-		if !granted[k] && !consented[k] {
-			return &oauthError{http.StatusBadRequest, "invalid_grant", 65001, fmt.Sprintf(
-				"The user or administrator has not consented to use the application with ID '%s'. Send an interactive authorization request for this user and resource (scope %s).",
-				cl.ClientID, k)}
+		if consented[k] {
+			continue
 		}
+		if strings.HasSuffix(k, "/.default") && hasKeyWithPrefix(consented, strings.TrimSuffix(k, ".default")) {
+			continue
+		}
+		s.log.Info("consent required", "client_id", cl.ClientID, "user", u.UserPrincipalName, "scope", k)
+		return consentRequired(cl.ClientID)
 	}
 	return nil
+}
+
+func hasKeyWithPrefix(m map[string]bool, prefix string) bool {
+	for k := range m {
+		if strings.HasPrefix(k, prefix) {
+			return true
+		}
+	}
+	return false
+}
+
+// delegatedScopes returns the aud and scp of a delegated access token for
+// req. For a registered API: its AppIDURI and the scopes asked for, or for
+// .default the API's scopes the user consented to (all of them once the
+// user consented to .default). Otherwise see scopeSet.accessTokenScopes.
+func (s *Server) delegatedScopes(cl *client, u User, req scopeSet) (aud string, scp []string) {
+	api := s.apiForResource(req.resource)
+	if api == nil {
+		return req.accessTokenScopes()
+	}
+	if !req.isDefault {
+		return api.AppIDURI, slices.Clone(req.names)
+	}
+	prefix := strings.ToLower(req.resource) + "/"
+	s.mu.Lock()
+	consented := s.consents[consentKey(u.ID, cl.ClientID)]
+	all := consented[prefix+".default"]
+	for _, sc := range api.Scopes {
+		if all || consented[prefix+strings.ToLower(sc)] {
+			scp = append(scp, sc)
+		}
+	}
+	s.mu.Unlock()
+	return api.AppIDURI, scp
 }
 
 // clientCredentialsGrant issues an app-only access token. The scope must be
@@ -416,21 +550,26 @@ func (s *Server) checkScopesAllowed(cl *client, u User, req scopeSet, granted ma
 func (s *Server) clientCredentialsGrant(r *http.Request, cl *client, azpacr string, f url.Values) (map[string]any, *oauthError) {
 	ss, e := parseScopes(f.Get("scope"))
 	if e == nil && (!ss.isDefault || ss.resource == "") {
-		e = &oauthError{http.StatusBadRequest, "invalid_scope", 1002012, fmt.Sprintf(
+		e = &oauthError{status: http.StatusBadRequest, code: "invalid_scope", aadsts: 1002012, desc: fmt.Sprintf(
 			"The provided value for scope %s is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI).",
 			f.Get("scope"))}
 	}
 	if e != nil {
 		return nil, e
 	}
+	aud := ss.resource
 	roles := cl.Roles
 	if len(roles) == 0 {
 		roles = []string{"User.Read.All"}
 	}
+	if api := s.apiForResource(ss.resource); api != nil {
+		// A registered API: every client is granted all its app roles.
+		aud, roles = api.AppIDURI, api.AppRoles
+	}
 	now := s.now()
 	spID := s.servicePrincipalID(cl)
-	at, err := s.sign(map[string]any{
-		"aud":    ss.resource,
+	claims := map[string]any{
+		"aud":    aud,
 		"iss":    s.issuer(r),
 		"iat":    now.Unix(),
 		"nbf":    now.Unix(),
@@ -440,11 +579,14 @@ func (s *Server) clientCredentialsGrant(r *http.Request, cl *client, azpacr stri
 		"tid":    s.tenantID,
 		"azp":    cl.ClientID,
 		"azpacr": azpacr,
-		"roles":  roles,
 		"idtyp":  "app",
 		"uti":    randomToken(16),
 		"ver":    "2.0",
-	})
+	}
+	if len(roles) > 0 {
+		claims["roles"] = roles // Entra omits the claim when no role is granted
+	}
+	at, err := s.sign(claims)
 	if err != nil {
 		return nil, serverError(err)
 	}
@@ -452,19 +594,19 @@ func (s *Server) clientCredentialsGrant(r *http.Request, cl *client, azpacr stri
 		"token_type":     "Bearer",
 		"expires_in":     int64(s.atTTL / time.Second),
 		"ext_expires_in": int64(s.atTTL / time.Second),
-		"scope":          ss.resource + "/.default",
+		"scope":          aud + "/.default",
 		"access_token":   at,
 	}, nil
 }
 
 // userTokens builds the response for a delegated grant (without the
 // refresh token): access token, optional ID token and client_info.
-func (s *Server) userTokens(r *http.Request, cl *client, azpacr string, u User, req scopeSet, nonce string, withIDToken bool) (map[string]any, error) {
+func (s *Server) userTokens(r *http.Request, cl *client, azpacr string, u User, req scopeSet, extra issuedClaims, nonce string, withIDToken bool) (map[string]any, error) {
 	now := s.now()
 	iss := s.issuer(r)
 	sub := pairwiseSubject(u.ID, cl.ClientID)
-	aud, scp := req.accessTokenScopes()
-	at, err := s.sign(map[string]any{
+	aud, scp := s.delegatedScopes(cl, u, req)
+	atClaims := map[string]any{
 		"aud":                aud,
 		"iss":                iss,
 		"iat":                now.Unix(),
@@ -481,7 +623,9 @@ func (s *Server) userTokens(r *http.Request, cl *client, azpacr string, u User, 
 		"idtyp":              "user",
 		"uti":                randomToken(16),
 		"ver":                "2.0",
-	})
+	}
+	extra.addTo(atClaims)
+	at, err := s.sign(atClaims)
 	if err != nil {
 		return nil, err
 	}
@@ -527,7 +671,7 @@ func (s *Server) userTokens(r *http.Request, cl *client, azpacr string, u User, 
 	return resp, nil
 }
 
-func (s *Server) newRefreshToken(cl *client, u User, scope string, keys map[string]bool, family *tokenFamily) (string, *oauthError) {
+func (s *Server) newRefreshToken(cl *client, u User, scope string, keys map[string]bool, acrs []string, family *tokenFamily) (string, *oauthError) {
 	rt := randomToken(32)
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -535,9 +679,9 @@ func (s *Server) newRefreshToken(cl *client, u User, scope string, keys map[stri
 		return "", invalidGrant(54005, "OAuth2 Authorization code was already redeemed, please retry with a new valid code or use an existing refresh token.")
 	}
 	if !s.hasRoomLocked(func() int { return len(s.refresh) }, maxRefresh) {
-		return "", &oauthError{http.StatusServiceUnavailable, "temporarily_unavailable", 90033, "Too many refresh tokens outstanding."}
+		return "", &oauthError{status: http.StatusServiceUnavailable, code: "temporarily_unavailable", aadsts: 90033, desc: "Too many refresh tokens outstanding."}
 	}
-	s.refresh[rt] = &refreshGrant{clientID: cl.ClientID, user: u, scope: scope, keys: keys, family: family, expires: s.now().Add(refreshTTL)}
+	s.refresh[rt] = &refreshGrant{clientID: cl.ClientID, user: u, scope: scope, keys: keys, acrs: acrs, family: family, expires: s.now().Add(refreshTTL)}
 	return rt, nil
 }
 
@@ -569,7 +713,7 @@ func (s *Server) servicePrincipalID(cl *client) string {
 }
 
 func serverError(err error) *oauthError {
-	return &oauthError{http.StatusInternalServerError, "server_error", 90033, "Internal error: " + err.Error()}
+	return &oauthError{status: http.StatusInternalServerError, code: "server_error", aadsts: 90033, desc: "Internal error: " + err.Error()}
 }
 
 func toSet(keys []string) map[string]bool {

@@ -40,6 +40,9 @@ type flow struct {
 	ReturnURL   string `json:"r"`
 	RedirectURI string `json:"u"`
 	Claims      string `json:"c,omitempty"`
+	// Scopes are the API scopes this sign-in asks for: the first API's at
+	// sign-in, another API's for incremental consent.
+	Scopes []string `json:"sc,omitempty"`
 	// Again marks a sign-in made because a signed-in user's tokens could
 	// not be had; see Reauthenticate.
 	Again bool `json:"a,omitempty"`
@@ -48,16 +51,18 @@ type flow struct {
 // Handler serves sign-in, the callback and sign-out.
 type Handler struct {
 	ad       config.AzureAd
-	scopes   []string // asked for at sign-in, so the user consents once
+	scopes   []string // asked for at sign-in: the first API's, so the user consents at once
 	tokens   *tokens.Acquirer
 	cookies  session.Cookies
 	provider *provider
 	log      *slog.Logger
 	// OnError renders a sign-in failure for the user.
-	OnError func(w http.ResponseWriter, r *http.Request, status int, msg string)
+	OnError func(w http.ResponseWriter, r *http.Request, status int, title, msg string)
 }
 
-// New returns a Handler. scopes are the downstream API's scopes.
+// New returns a Handler. scopes are asked for at sign-in (the first
+// downstream API's; none for an app that only signs users in); other APIs'
+// scopes are asked for when they are first called (incremental consent).
 func New(ad config.AzureAd, scopes []string, acq *tokens.Acquirer, cookies session.Cookies, httpClient *http.Client, log *slog.Logger) *Handler {
 	return &Handler{
 		ad:       ad,
@@ -66,7 +71,7 @@ func New(ad config.AzureAd, scopes []string, acq *tokens.Acquirer, cookies sessi
 		cookies:  cookies,
 		provider: newProvider(ad, httpClient),
 		log:      log,
-		OnError: func(w http.ResponseWriter, _ *http.Request, status int, msg string) {
+		OnError: func(w http.ResponseWriter, _ *http.Request, status int, _, msg string) {
 			http.Error(w, msg, status)
 		},
 	}
@@ -88,22 +93,24 @@ func (h *Handler) signIn(w http.ResponseWriter, r *http.Request) {
 // comes back to returnURL (local paths only: anything else becomes "/", so
 // the app is no open redirector).
 func (h *Handler) Challenge(w http.ResponseWriter, r *http.Request, returnURL string) {
-	h.challenge(w, r, returnURL, "", false)
+	h.challenge(w, r, returnURL, h.scopes, "", false)
 }
 
-// Reauthenticate sends a signed-in user whose tokens cannot be had
-// silently (a restart emptied the cache, the refresh token expired) through
-// sign-in and back to returnURL. Once: if the tokens are still missing right
-// after that sign-in, the user gets an error page instead of a redirect loop.
-func (h *Handler) Reauthenticate(w http.ResponseWriter, r *http.Request, returnURL string) {
-	h.again(w, r, returnURL, "")
+// Reauthenticate sends a signed-in user whose tokens for scopes cannot be
+// had silently through sign-in for those scopes and back to returnURL: a
+// restart emptied the cache, the refresh token expired, or the user has not
+// yet consented to the API the page calls (incremental consent). Once: if
+// the tokens are still missing right after that sign-in, the user gets an
+// error page instead of a redirect loop.
+func (h *Handler) Reauthenticate(w http.ResponseWriter, r *http.Request, returnURL string, scopes []string) {
+	h.again(w, r, returnURL, scopes, "")
 }
 
 // ChallengeClaims signs the user in again to meet an API's claims challenge
 // (Conditional Access, continuous access evaluation): MSAL cannot add
 // claims to a silent request, only to a sign-in. Once, like Reauthenticate.
-func (h *Handler) ChallengeClaims(w http.ResponseWriter, r *http.Request, returnURL, claims string) {
-	h.again(w, r, returnURL, claims)
+func (h *Handler) ChallengeClaims(w http.ResponseWriter, r *http.Request, returnURL string, scopes []string, claims string) {
+	h.again(w, r, returnURL, scopes, claims)
 }
 
 // Settled tells that the page got its tokens: a later failure may sign the
@@ -112,16 +119,16 @@ func (h *Handler) Settled(w http.ResponseWriter, r *http.Request) {
 	h.cookies.TakeAgain(w, r)
 }
 
-func (h *Handler) again(w http.ResponseWriter, r *http.Request, returnURL, claims string) {
+func (h *Handler) again(w http.ResponseWriter, r *http.Request, returnURL string, scopes []string, claims string) {
 	if h.cookies.TakeAgain(w, r) {
-		h.fail(w, r, http.StatusBadGateway, "You are signed in, but no token for Microsoft Graph could be obtained. Please try again later.",
+		h.fail(w, r, http.StatusBadGateway, "No token for the API", "You are signed in, but no token for the API this page calls could be obtained. Please try again later.",
 			errors.New("signin: tokens still missing right after signing in again"))
 		return
 	}
-	h.challenge(w, r, returnURL, claims, true)
+	h.challenge(w, r, returnURL, scopes, claims, true)
 }
 
-func (h *Handler) challenge(w http.ResponseWriter, r *http.Request, returnURL, claims string, again bool) {
+func (h *Handler) challenge(w http.ResponseWriter, r *http.Request, returnURL string, scopes []string, claims string, again bool) {
 	f := flow{
 		State:       randomString(32),
 		Nonce:       randomString(32),
@@ -129,16 +136,17 @@ func (h *Handler) challenge(w http.ResponseWriter, r *http.Request, returnURL, c
 		ReturnURL:   LocalPath(returnURL),
 		RedirectURI: h.redirectURI(r),
 		Claims:      claims,
+		Scopes:      scopes,
 		Again:       again,
 	}
-	authURL, err := h.tokens.AuthCodeURL(r.Context(), f.RedirectURI, h.scopes, claims, "")
+	authURL, err := h.tokens.AuthCodeURL(r.Context(), f.RedirectURI, scopes, claims, "")
 	if err != nil {
-		h.fail(w, r, http.StatusBadGateway, "The identity provider could not be reached.", err)
+		h.fail(w, r, http.StatusBadGateway, "Sign-in is unavailable", "The identity provider could not be reached. Please try again.", err)
 		return
 	}
 	u, err := url.Parse(authURL)
 	if err != nil {
-		h.fail(w, r, http.StatusInternalServerError, "Sign-in failed.", err)
+		h.fail(w, r, http.StatusInternalServerError, "Sign-in failed", "Sign-in failed.", err)
 		return
 	}
 	sum := sha256.Sum256([]byte(f.Verifier))
@@ -146,7 +154,7 @@ func (h *Handler) challenge(w http.ResponseWriter, r *http.Request, returnURL, c
 	// MSAL Go's authorize URL carries only the API scopes; without openid
 	// Entra ID returns no ID token, and without offline_access no refresh
 	// token (MSAL adds them only to token requests).
-	q.Set("scope", strings.Join(withOIDCScopes(h.scopes), " "))
+	q.Set("scope", strings.Join(withOIDCScopes(scopes), " "))
 	q.Set("state", f.State)
 	q.Set("nonce", f.Nonce)
 	q.Set("code_challenge", base64.RawURLEncoding.EncodeToString(sum[:]))
@@ -154,7 +162,7 @@ func (h *Handler) challenge(w http.ResponseWriter, r *http.Request, returnURL, c
 	q.Set("response_mode", "form_post")
 	u.RawQuery = q.Encode()
 	if err := h.cookies.SetFlow(w, r, f.State, f, flowTTL); err != nil {
-		h.fail(w, r, http.StatusInternalServerError, "Sign-in failed.", err)
+		h.fail(w, r, http.StatusInternalServerError, "Sign-in failed", "Sign-in failed.", err)
 		return
 	}
 	w.Header().Set("Cache-Control", "no-store")
@@ -164,7 +172,7 @@ func (h *Handler) challenge(w http.ResponseWriter, r *http.Request, returnURL, c
 func (h *Handler) callback(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
 	if err := r.ParseForm(); err != nil {
-		h.fail(w, r, http.StatusBadRequest, "The sign-in response could not be read.", err)
+		h.fail(w, r, http.StatusBadRequest, "Sign-in failed", "The sign-in response could not be read.", err)
 		return
 	}
 	state := r.PostForm.Get("state")
@@ -173,32 +181,32 @@ func (h *Handler) callback(w http.ResponseWriter, r *http.Request) {
 		subtle.ConstantTimeCompare([]byte(f.State), []byte(state)) != 1 {
 		// No matching attempt in this browser: a forged or replayed
 		// response, or one that took longer than flowTTL.
-		h.fail(w, r, http.StatusBadRequest, "This sign-in response does not belong to a sign-in started in this browser, or it expired. Please sign in again.", errors.New("state mismatch"))
+		h.fail(w, r, http.StatusBadRequest, "Sign-in failed", "This sign-in response does not belong to a sign-in started in this browser, or it expired. Please sign in again.", errors.New("state mismatch"))
 		return
 	}
 	if e := r.PostForm.Get("error"); e != "" {
-		msg := "Sign-in did not complete: " + e
+		title, msg := "Sign-in did not complete", "The identity provider answered: "+e+"."
 		if e == "access_denied" {
-			msg = "Sign-in was cancelled."
+			title, msg = "Sign-in cancelled", "Sign-in was cancelled. You are not signed in."
 		}
-		h.fail(w, r, http.StatusUnauthorized, msg, fmt.Errorf("%s: %s", e, r.PostForm.Get("error_description")))
+		h.fail(w, r, http.StatusUnauthorized, title, msg, fmt.Errorf("%s: %s", e, r.PostForm.Get("error_description")))
 		return
 	}
 	code := r.PostForm.Get("code")
 	if code == "" {
-		h.fail(w, r, http.StatusBadRequest, "The sign-in response has no authorization code.", errors.New("no code"))
+		h.fail(w, r, http.StatusBadRequest, "Sign-in failed", "The sign-in response has no authorization code.", errors.New("no code"))
 		return
 	}
-	res, err := h.tokens.RedeemCode(r.Context(), code, f.Verifier, f.RedirectURI, h.scopes, f.Claims)
+	res, err := h.tokens.RedeemCode(r.Context(), code, f.Verifier, f.RedirectURI, f.Scopes, f.Claims)
 	if err != nil {
-		h.fail(w, r, http.StatusBadGateway, "The authorization code could not be redeemed.", err)
+		h.fail(w, r, http.StatusBadGateway, "Sign-in failed", "The authorization code could not be redeemed.", err)
 		return
 	}
 	claims, err := h.provider.verify(r.Context(), res.IDToken.RawToken, f.Nonce)
 	if err != nil {
 		// Tokens from an unverified response must not stay in the cache.
 		_ = h.tokens.RemoveUser(context.WithoutCancel(r.Context()), res.Account.HomeAccountID)
-		h.fail(w, r, http.StatusUnauthorized, "The identity provider's ID token is not valid.", err)
+		h.fail(w, r, http.StatusUnauthorized, "Sign-in failed", "The identity provider's ID token is not valid.", err)
 		return
 	}
 	u := session.User{
@@ -209,12 +217,12 @@ func (h *Handler) callback(w http.ResponseWriter, r *http.Request) {
 		Username:      claims.PreferredUsername,
 	}
 	if err := h.cookies.SetUser(w, r, u); err != nil {
-		h.fail(w, r, http.StatusInternalServerError, "Sign-in failed.", err)
+		h.fail(w, r, http.StatusInternalServerError, "Sign-in failed", "Sign-in failed.", err)
 		return
 	}
 	if f.Again {
 		if err := h.cookies.SetAgain(w, r); err != nil {
-			h.fail(w, r, http.StatusInternalServerError, "Sign-in failed.", err)
+			h.fail(w, r, http.StatusInternalServerError, "Sign-in failed", "Sign-in failed.", err)
 			return
 		}
 	}
@@ -253,9 +261,9 @@ func (h *Handler) signOut(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, u.String(), http.StatusSeeOther)
 }
 
-func (h *Handler) fail(w http.ResponseWriter, r *http.Request, status int, msg string, err error) {
+func (h *Handler) fail(w http.ResponseWriter, r *http.Request, status int, title, msg string, err error) {
 	h.log.Warn("sign-in failed", "status", status, "err", err)
-	h.OnError(w, r, status, msg)
+	h.OnError(w, r, status, title, msg)
 }
 
 // redirectURI is AzureAd:RedirectUri when set (an app behind a TLS-terminating

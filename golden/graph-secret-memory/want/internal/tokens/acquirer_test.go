@@ -18,7 +18,7 @@ import (
 
 	"example.com/demo/internal/config"
 	"example.com/demo/internal/devidp"
-	"example.com/demo/internal/tokencache"
+	"example.com/demo/internal/tokencache/memory"
 )
 
 const (
@@ -34,14 +34,14 @@ type fixture struct {
 	idp   *devidp.Server
 	srv   *httptest.Server
 	acq   *Acquirer
-	store *tokencache.Memory
+	store *memory.Memory
 	users []devidp.User
 }
 
 func newFixture(t *testing.T, nUsers int) *fixture {
 	t.Helper()
 	os.Unsetenv("MSAL_FORCE_REGION")
-	f := &fixture{store: tokencache.NewMemory(0)}
+	f := &fixture{store: memory.New(0)}
 	for i := range nUsers {
 		f.users = append(f.users, devidp.User{
 			ID: fmt.Sprintf("00000000-0000-4000-8000-%012d", i+1), DisplayName: fmt.Sprint("User ", i),

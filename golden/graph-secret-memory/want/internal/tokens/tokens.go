@@ -29,8 +29,35 @@ import (
 
 // ErrInteractionRequired means the user must sign in again (no cached
 // account, expired or revoked refresh token, missing consent). Handlers
-// answer it by starting sign-in, not with an error page.
+// answer it by starting sign-in, not with an error page. The error is an
+// *InteractionRequiredError, which says for which scopes.
 var ErrInteractionRequired = errors.New("tokens: interaction required")
+
+// InteractionRequiredError is ErrInteractionRequired for a request of
+// Scopes. ConsentRequired tells that the user has not consented to them
+// (AADSTS65001): typically an API the app did not ask for at sign-in, met
+// by signing in again for its scopes (incremental consent).
+type InteractionRequiredError struct {
+	Scopes          []string
+	ConsentRequired bool
+	Err             error // what MSAL said; nil when the cache had no account
+}
+
+func (e *InteractionRequiredError) Error() string {
+	msg := "tokens: interaction required for " + strings.Join(e.Scopes, " ")
+	if e.ConsentRequired {
+		msg += " (consent required)"
+	}
+	if e.Err != nil {
+		msg += ": " + e.Err.Error()
+	}
+	return msg
+}
+
+// Is makes errors.Is(err, ErrInteractionRequired) true.
+func (e *InteractionRequiredError) Is(target error) bool { return target == ErrInteractionRequired }
+
+func (e *InteractionRequiredError) Unwrap() error { return e.Err }
 
 // Acquirer hands out tokens for users; it is safe for concurrent use.
 type Acquirer struct {
@@ -129,6 +156,7 @@ func (a *Acquirer) AuthCodeURL(ctx context.Context, redirectURI string, scopes [
 		return "", err
 	}
 	defer a.put(c)
+	scopes = orSignInOnly(scopes)
 	var opts []confidential.AuthCodeURLOption
 	if claims != "" {
 		opts = append(opts, confidential.WithClaims(claims))
@@ -151,6 +179,7 @@ func (a *Acquirer) RedeemCode(ctx context.Context, code, verifier, redirectURI s
 		return confidential.AuthResult{}, err
 	}
 	defer a.put(c)
+	scopes = orSignInOnly(scopes)
 	opts := []confidential.AcquireByAuthCodeOption{confidential.WithChallenge(verifier)}
 	if claims != "" {
 		opts = append(opts, confidential.WithClaims(claims))
@@ -168,7 +197,7 @@ func (a *Acquirer) RedeemCode(ctx context.Context, code, verifier, redirectURI s
 // cache when it is still valid, otherwise by redeeming the refresh token.
 func (a *Acquirer) Token(ctx context.Context, homeAccountID string, scopes []string) (string, error) {
 	if homeAccountID == "" {
-		return "", ErrInteractionRequired
+		return "", &InteractionRequiredError{Scopes: scopes}
 	}
 	key := strings.Join(scopes, " ")
 	if tok, ok := a.recentToken(homeAccountID, key); ok {
@@ -191,12 +220,12 @@ func (a *Acquirer) Token(ctx context.Context, homeAccountID string, scopes []str
 	}
 	if acct.HomeAccountID == "" {
 		// The session outlived the cache (restart, eviction): sign in again.
-		return "", ErrInteractionRequired
+		return "", &InteractionRequiredError{Scopes: scopes}
 	}
 	res, err := c.AcquireTokenSilent(ctx, scopes, confidential.WithSilentAccount(acct))
 	if err != nil {
 		if needsInteraction(err) {
-			return "", fmt.Errorf("%w: %v", ErrInteractionRequired, err)
+			return "", &InteractionRequiredError{Scopes: scopes, ConsentRequired: consentRequired(err), Err: err}
 		}
 		return "", fmt.Errorf("tokens: acquire token silently: %w", err)
 	}
@@ -206,6 +235,39 @@ func (a *Acquirer) Token(ctx context.Context, homeAccountID string, scopes []str
 	}
 	return res.AccessToken, nil
 }
+
+// AppToken returns an access token for the app itself (client
+// credentials), for an API section with RequestAppToken: scopes is the one
+// "<app id URI>/.default". MSAL keeps it in the app's own cache partition
+// and asks the identity provider again only when it is near expiry.
+func (a *Acquirer) AppToken(ctx context.Context, scopes []string) (string, error) {
+	key := strings.Join(scopes, " ")
+	if tok, ok := a.recentToken(appPartition, key); ok {
+		return tok, nil
+	}
+	unlock := a.lockUser(appPartition)
+	defer unlock()
+	if tok, ok := a.recentToken(appPartition, key); ok {
+		return tok, nil
+	}
+	c, err := a.get()
+	if err != nil {
+		return "", err
+	}
+	defer a.put(c)
+	res, err := c.AcquireTokenByCredential(ctx, scopes)
+	if err != nil {
+		return "", fmt.Errorf("tokens: acquire app token for %s: %w", key, err)
+	}
+	if !a.noRecent {
+		a.recent.put(appPartition, key, res.AccessToken, res.ExpiresOn.Add(-5*time.Minute))
+	}
+	return res.AccessToken, nil
+}
+
+// appPartition is the name app tokens go by in recent and userLocks; no
+// home account id ("<oid>.<tid>") can take it.
+const appPartition = "app"
 
 func (a *Acquirer) recentToken(homeAccountID, scopes string) (string, bool) {
 	if a.noRecent {
@@ -247,6 +309,23 @@ func needsInteraction(err error) bool {
 	}
 	// No usable token in the cache (no refresh token either).
 	return strings.Contains(err.Error(), "no token found")
+}
+
+// orSignInOnly returns scopes, or ["openid"] when there are none: an app
+// that only signs users in asks for no API, but MSAL refuses an empty
+// scope list (it adds openid, profile and offline_access itself).
+func orSignInOnly(scopes []string) []string {
+	if len(scopes) == 0 {
+		return []string{"openid"}
+	}
+	return scopes
+}
+
+// consentRequired reports whether MSAL's error is the identity provider's
+// "the user has not consented" (AADSTS65001, suberror consent_required).
+func consentRequired(err error) bool {
+	msg := strings.ToLower(err.Error())
+	return strings.Contains(msg, "aadsts65001") || strings.Contains(msg, "consent_required") || strings.Contains(msg, "[65001]")
 }
 
 // isMicrosoftCloud reports whether instance is one of Microsoft's public or

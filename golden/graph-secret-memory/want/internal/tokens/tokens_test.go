@@ -36,6 +36,27 @@ func TestNeedsInteraction(t *testing.T) {
 	}
 }
 
+func TestConsentRequired(t *testing.T) {
+	for body, want := range map[string]bool{
+		`{"error":"invalid_grant","error_description":"AADSTS65001: The user or administrator has not consented"}`: true,
+		`{"error":"invalid_grant","suberror":"consent_required"}`:                                                  true,
+		`{"error":"invalid_grant","error_codes":[65001]}`:                                                          true,
+		`{"error":"invalid_grant","error_description":"AADSTS50173: the grant expired","trace_id":"65001"}`:        false,
+	} {
+		if got := consentRequired(errors.New(body)); got != want {
+			t.Errorf("consentRequired(%s) = %v, want %v", body, got, want)
+		}
+	}
+}
+
+func TestInteractionRequiredError(t *testing.T) {
+	err := fmt.Errorf("calling Orders: %w", &InteractionRequiredError{Scopes: []string{"api://orders/Orders.Read"}, ConsentRequired: true})
+	var ire *InteractionRequiredError
+	if !errors.Is(err, ErrInteractionRequired) || !errors.As(err, &ire) || !ire.ConsentRequired || ire.Scopes[0] != "api://orders/Orders.Read" {
+		t.Errorf("err = %v: want it to be ErrInteractionRequired with its scopes", err)
+	}
+}
+
 func TestIsMicrosoftCloud(t *testing.T) {
 	for in, want := range map[string]bool{
 		"https://login.microsoftonline.com/":      true,

@@ -1,14 +1,25 @@
-// Package web serves the app's pages.
+// Package web serves the app's pages: the home page, the signed-out page,
+// error pages, and the pages other packages add with Handle (the Graph
+// profile, a downstream API's answer, ...).
+//
+// Every page that calls an API goes through Handle, which is the one place
+// that turns what can go wrong with a token or an API into what the user
+// should see: tokens gone or consent missing (sign in once, for the scopes
+// the call needed, and come back), a claims challenge (sign in with those
+// claims), an API that refuses or cannot be reached (a clear error page).
 package web
 
 import (
+	"bytes"
 	"embed"
 	"errors"
+	"fmt"
 	"html/template"
+	"io/fs"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 
-	"example.com/demo/internal/graph"
 	"example.com/demo/internal/session"
 	"example.com/demo/internal/signin"
 	"example.com/demo/internal/tokens"
@@ -20,104 +31,212 @@ var templateFS embed.FS
 //go:embed static
 var staticFS embed.FS
 
-var pages = template.Must(template.ParseFS(templateFS, "templates/*.html"))
+var layout = template.Must(template.ParseFS(templateFS, "templates/layout.html"))
+
+var (
+	homePage      = Template(templateFS, "templates/home.html")
+	errorPage     = Template(templateFS, "templates/error.html")
+	signedOutPage = Template(templateFS, "templates/signedout.html")
+)
+
+// Template returns the page in file of fsys, parsed with the app's layout
+// (its "header" and "footer"). Pages of other packages use it with their
+// own embedded files.
+func Template(fsys fs.FS, file string) *template.Template {
+	return template.Must(template.Must(layout.Clone()).ParseFS(fsys, file))
+}
 
 // App holds what the pages need.
 type App struct {
-	Name          string
-	Cookies       session.Cookies
-	SignIn        *signin.Handler
-	Graph         *graph.Client
-	SignedOutPath string
-	Log           *slog.Logger
+	name          string
+	cookies       session.Cookies
+	signIn        *signin.Handler
+	signedOutPath string
+	log           *slog.Logger
+	mux           *http.ServeMux
+	links         []Link
 }
 
-// Handler returns the app's routes, with sign-in's, behind security headers.
-func (a *App) Handler() http.Handler {
-	a.SignIn.OnError = a.renderError
-	mux := http.NewServeMux()
-	a.SignIn.Register(mux)
-	mux.HandleFunc("GET /{$}", a.home)
-	mux.HandleFunc("GET /profile", a.profile)
-	mux.HandleFunc("GET "+a.SignedOutPath, a.signedOut)
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+// A Link is an entry of the home page and the header for signed-in users.
+type Link struct {
+	Path  string
+	Title string
+}
+
+// New returns the app's pages; add pages with Handle, then serve Handler.
+func New(name string, cookies session.Cookies, signIn *signin.Handler, signedOutPath string, log *slog.Logger) *App {
+	a := &App{name: name, cookies: cookies, signIn: signIn, signedOutPath: signedOutPath, log: log, mux: http.NewServeMux()}
+	signIn.OnError = a.renderError
+	signIn.Register(a.mux)
+	a.mux.HandleFunc("GET /{$}", a.home)
+	a.mux.HandleFunc("GET "+signedOutPath, a.signedOut)
+	a.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = w.Write([]byte("ok\n"))
 	})
-	mux.Handle("GET /static/", http.FileServerFS(staticFS))
+	a.mux.Handle("GET /static/", http.FileServerFS(staticFS))
 	// Browsers ask for it on every first visit; there is none.
-	mux.HandleFunc("GET /favicon.ico", func(w http.ResponseWriter, _ *http.Request) {
+	a.mux.HandleFunc("GET /favicon.ico", func(w http.ResponseWriter, _ *http.Request) {
 		w.WriteHeader(http.StatusNoContent)
 	})
-	return securityHeaders(mux)
+	return a
 }
 
-type pageData struct {
-	AppName  string
-	User     *session.User
-	Profile  *graph.User
-	Message  string
-	Status   int
-	Template string
+// A View is what a page shows: a template made with Template and its data
+// (the template sees it as .Data).
+type View struct {
+	Template *template.Template
+	Data     any
 }
 
-func (a *App) render(w http.ResponseWriter, status int, d pageData) {
-	d.AppName = a.Name
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.WriteHeader(status)
-	if err := pages.ExecuteTemplate(w, d.Template, d); err != nil {
-		a.Log.Error("render page", "template", d.Template, "err", err)
+// A PageFunc makes the page for the signed-in user u. An error it returns
+// (from the token cache or an API) is answered by Handle.
+type PageFunc func(r *http.Request, u session.User) (View, error)
+
+// Handle serves pattern ("GET /profile") to signed-in users; anyone else
+// signs in first and comes back. When link is not empty the page is
+// listed on the home page under that title.
+func (a *App) Handle(pattern, path, link string, page PageFunc) {
+	if link != "" {
+		a.links = append(a.links, Link{Path: path, Title: link})
 	}
+	a.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+		u, ok := a.cookies.User(r)
+		if !ok {
+			a.signIn.Challenge(w, r, r.URL.RequestURI())
+			return
+		}
+		v, err := page(r, u)
+		if err != nil {
+			a.fail(w, r, err)
+			return
+		}
+		a.signIn.Settled(w, r)
+		a.render(w, r, http.StatusOK, v.Template, pageData{User: &u, Data: v.Data})
+	})
+}
+
+// The errors of API clients that pages act on (package downstream's, and
+// any other client's that implements them), as interfaces so that an app
+// that calls no API does not carry an API client.
+type (
+	// claimsChallenge is an API's demand for a token with more claims.
+	claimsChallenge interface {
+		error
+		ClaimsRequest() (scopes []string, claims string)
+	}
+	// apiError is an API's answer other than 2xx.
+	apiError interface {
+		error
+		APIStatus() (api string, status int, code string)
+	}
+)
+
+// fail answers a page's error: sign-in again where that is the cure (once:
+// see signin.Handler.Reauthenticate), otherwise an error page.
+func (a *App) fail(w http.ResponseWriter, r *http.Request, err error) {
+	var (
+		interaction *tokens.InteractionRequiredError
+		claims      claimsChallenge
+		refused     apiError
+	)
+	back := r.URL.RequestURI()
+	switch {
+	case errors.As(err, &interaction):
+		// The session outlived its tokens, the refresh token expired, or
+		// the user has not consented to this API yet (incremental
+		// consent): sign in for the scopes the call needed.
+		a.log.Info("signing in again for an API's scopes", "scopes", interaction.Scopes, "consent", interaction.ConsentRequired, "err", err)
+		a.signIn.Reauthenticate(w, r, back, interaction.Scopes)
+	case errors.As(err, &claims):
+		scopes, c := claims.ClaimsRequest()
+		a.signIn.ChallengeClaims(w, r, back, scopes, c)
+	case errors.As(err, &refused):
+		api, status, code := refused.APIStatus()
+		if status/100 == 4 {
+			a.log.Warn("an API refused the request", "api", api, "err", err)
+			a.renderError(w, r, http.StatusBadGateway, "The API refused the request",
+				fmt.Sprintf("%s answered %d %s. You may need to sign in again or ask an administrator for consent.", api, status, code))
+			return
+		}
+		a.log.Error("an API failed", "api", api, "err", err)
+		a.renderError(w, r, http.StatusBadGateway, "The API could not be reached", api+" did not answer as expected. Please try again.")
+	default:
+		a.log.Error("page failed", "path", r.URL.Path, "err", err)
+		a.renderError(w, r, http.StatusBadGateway, "The API could not be reached", "A service this page needs did not answer. Please try again.")
+	}
+}
+
+// Handler returns the app's routes, with sign-in's, behind security
+// headers, with styled pages for unknown paths and methods.
+func (a *App) Handler() http.Handler {
+	return securityHeaders(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h, pattern := a.mux.Handler(r)
+		if pattern != "" {
+			h.ServeHTTP(w, r)
+			return
+		}
+		// The mux's own 404 or 405 (with its Allow header): the same
+		// status and headers, with a page instead of plain text.
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, r)
+		if allow := rec.Header().Get("Allow"); allow != "" {
+			w.Header().Set("Allow", allow)
+		}
+		if rec.Code == http.StatusMethodNotAllowed {
+			a.renderError(w, r, rec.Code, "Method not allowed", r.Method+" is not allowed here.")
+			return
+		}
+		a.renderError(w, r, http.StatusNotFound, "Page not found", "There is no page at "+r.URL.Path+".")
+	}))
+}
+
+// pageData is what every template sees.
+type pageData struct {
+	AppName string
+	User    *session.User
+	Links   []Link
+	Title   string
+	Message string
+	Status  int
+	Data    any
+}
+
+func (a *App) render(w http.ResponseWriter, _ *http.Request, status int, t *template.Template, d pageData) {
+	d.AppName, d.Links = a.name, a.links
+	var buf bytes.Buffer
+	if err := t.ExecuteTemplate(&buf, "page", d); err != nil {
+		a.log.Error("render page", "err", err)
+		http.Error(w, "The page could not be shown.", http.StatusInternalServerError)
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	if d.User != nil {
+		// A page with the user's data must not be kept by caches, nor
+		// served to a browser with another cookie.
+		h.Set("Cache-Control", "no-store")
+		h.Add("Vary", "Cookie")
+	}
+	w.WriteHeader(status)
+	_, _ = buf.WriteTo(w)
 }
 
 func (a *App) home(w http.ResponseWriter, r *http.Request) {
-	d := pageData{Template: "home.html"}
-	if u, ok := a.Cookies.User(r); ok {
+	d := pageData{}
+	if u, ok := a.cookies.User(r); ok {
 		d.User = &u
 	}
-	a.render(w, http.StatusOK, d)
-}
-
-// profile shows the user's Graph profile, fetched with a token from the
-// cache. A session whose tokens are gone (restart, eviction, revoked
-// consent) is sent through sign-in once and comes back here.
-func (a *App) profile(w http.ResponseWriter, r *http.Request) {
-	u, ok := a.Cookies.User(r)
-	if !ok {
-		a.SignIn.Challenge(w, r, r.URL.RequestURI())
-		return
-	}
-	me, err := a.Graph.Me(r.Context(), u.HomeAccountID)
-	var claims *graph.ClaimsChallenge
-	var apiErr *graph.Error
-	switch {
-	case errors.Is(err, tokens.ErrInteractionRequired):
-		a.SignIn.Reauthenticate(w, r, r.URL.RequestURI())
-		return
-	case errors.As(err, &claims):
-		a.SignIn.ChallengeClaims(w, r, r.URL.RequestURI(), claims.Claims)
-		return
-	case errors.As(err, &apiErr) && apiErr.Status/100 == 4:
-		a.Log.Warn("profile: Graph refused the request", "err", err)
-		a.renderError(w, r, http.StatusBadGateway, "Microsoft Graph refused the request: "+apiErr.Code+". You may need to sign in again or ask an administrator for consent.")
-		return
-	case err != nil:
-		a.Log.Error("profile: call Graph", "err", err)
-		a.renderError(w, r, http.StatusBadGateway, "Microsoft Graph could not be reached. Please try again.")
-		return
-	}
-	a.SignIn.Settled(w, r)
-	w.Header().Set("Cache-Control", "no-store")
-	a.render(w, http.StatusOK, pageData{Template: "profile.html", User: &u, Profile: me})
+	a.render(w, r, http.StatusOK, homePage, d)
 }
 
 func (a *App) signedOut(w http.ResponseWriter, r *http.Request) {
-	a.render(w, http.StatusOK, pageData{Template: "signedout.html"})
+	a.render(w, r, http.StatusOK, signedOutPage, pageData{})
 }
 
-func (a *App) renderError(w http.ResponseWriter, r *http.Request, status int, msg string) {
+func (a *App) renderError(w http.ResponseWriter, r *http.Request, status int, title, msg string) {
 	w.Header().Set("Cache-Control", "no-store")
-	a.render(w, status, pageData{Template: "error.html", Message: msg, Status: status})
+	a.render(w, r, status, errorPage, pageData{Title: title, Message: msg, Status: status})
 }
 
 // securityHeaders sets headers that keep the pages from being framed,

@@ -1,0 +1,324 @@
+// Package signin signs users in with the OpenID Connect authorization code
+// flow and signs them out.
+//
+// MSAL Go redeems the code and caches the tokens, but it adds no state,
+// nonce or PKCE to the authorize request and does not validate the ID token
+// at all. This package does: state and nonce against a per-attempt cookie,
+// PKCE (S256), response_mode=form_post, and the ID token's signature (the
+// provider's JWKS), issuer, audience, expiry and nonce.
+package signin
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/acme/my-app/internal/config"
+	"github.com/acme/my-app/internal/session"
+	"github.com/acme/my-app/internal/tokens"
+)
+
+// flowTTL is how long a user may take at the identity provider.
+const flowTTL = 10 * time.Minute
+
+// flow is what one sign-in attempt remembers between the redirect to the
+// identity provider and the response posted back.
+type flow struct {
+	State       string `json:"s"`
+	Nonce       string `json:"n"`
+	Verifier    string `json:"v"`
+	ReturnURL   string `json:"r"`
+	RedirectURI string `json:"u"`
+	Claims      string `json:"c,omitempty"`
+	// Scopes are the API scopes this sign-in asks for: the first API's at
+	// sign-in, another API's for incremental consent.
+	Scopes []string `json:"sc,omitempty"`
+	// Again marks a sign-in made because a signed-in user's tokens could
+	// not be had; see Reauthenticate.
+	Again bool `json:"a,omitempty"`
+}
+
+// Handler serves sign-in, the callback and sign-out.
+type Handler struct {
+	ad       config.AzureAd
+	scopes   []string // asked for at sign-in: the first API's, so the user consents at once
+	tokens   *tokens.Acquirer
+	cookies  session.Cookies
+	provider *provider
+	log      *slog.Logger
+	// OnError renders a sign-in failure for the user.
+	OnError func(w http.ResponseWriter, r *http.Request, status int, title, msg string)
+}
+
+// New returns a Handler. scopes are asked for at sign-in (the first
+// downstream API's; none for an app that only signs users in); other APIs'
+// scopes are asked for when they are first called (incremental consent).
+func New(ad config.AzureAd, scopes []string, acq *tokens.Acquirer, cookies session.Cookies, httpClient *http.Client, log *slog.Logger) *Handler {
+	return &Handler{
+		ad:       ad,
+		scopes:   scopes,
+		tokens:   acq,
+		cookies:  cookies,
+		provider: newProvider(ad, httpClient),
+		log:      log,
+		OnError: func(w http.ResponseWriter, _ *http.Request, status int, _, msg string) {
+			http.Error(w, msg, status)
+		},
+	}
+}
+
+// Register adds the sign-in routes to mux.
+func (h *Handler) Register(mux *http.ServeMux) {
+	mux.HandleFunc("GET /signin", h.signIn)
+	mux.HandleFunc("POST "+h.ad.CallbackPath, h.callback)
+	mux.HandleFunc("GET /signout", h.signOut)
+	mux.HandleFunc("POST /signout", h.signOut)
+}
+
+func (h *Handler) signIn(w http.ResponseWriter, r *http.Request) {
+	h.Challenge(w, r, r.URL.Query().Get("returnUrl"))
+}
+
+// Challenge sends the browser to the identity provider; after sign-in it
+// comes back to returnURL (local paths only: anything else becomes "/", so
+// the app is no open redirector).
+func (h *Handler) Challenge(w http.ResponseWriter, r *http.Request, returnURL string) {
+	h.challenge(w, r, returnURL, h.scopes, "", false)
+}
+
+// Reauthenticate sends a signed-in user whose tokens for scopes cannot be
+// had silently through sign-in for those scopes and back to returnURL: a
+// restart emptied the cache, the refresh token expired, or the user has not
+// yet consented to the API the page calls (incremental consent). Once: if
+// the tokens are still missing right after that sign-in, the user gets an
+// error page instead of a redirect loop.
+func (h *Handler) Reauthenticate(w http.ResponseWriter, r *http.Request, returnURL string, scopes []string) {
+	h.again(w, r, returnURL, scopes, "")
+}
+
+// ChallengeClaims signs the user in again to meet an API's claims challenge
+// (Conditional Access, continuous access evaluation): MSAL cannot add
+// claims to a silent request, only to a sign-in. Once, like Reauthenticate.
+func (h *Handler) ChallengeClaims(w http.ResponseWriter, r *http.Request, returnURL string, scopes []string, claims string) {
+	h.again(w, r, returnURL, scopes, claims)
+}
+
+// Settled tells that the page got its tokens: a later failure may sign the
+// user in again.
+func (h *Handler) Settled(w http.ResponseWriter, r *http.Request) {
+	h.cookies.TakeAgain(w, r)
+}
+
+func (h *Handler) again(w http.ResponseWriter, r *http.Request, returnURL string, scopes []string, claims string) {
+	if h.cookies.TakeAgain(w, r) {
+		h.fail(w, r, http.StatusBadGateway, "No token for the API", "You are signed in, but no token for the API this page calls could be obtained. Please try again later.",
+			errors.New("signin: tokens still missing right after signing in again"))
+		return
+	}
+	h.challenge(w, r, returnURL, scopes, claims, true)
+}
+
+func (h *Handler) challenge(w http.ResponseWriter, r *http.Request, returnURL string, scopes []string, claims string, again bool) {
+	f := flow{
+		State:       randomString(32),
+		Nonce:       randomString(32),
+		Verifier:    randomString(32), // 43 characters, as RFC 7636 asks
+		ReturnURL:   LocalPath(returnURL),
+		RedirectURI: h.redirectURI(r),
+		Claims:      claims,
+		Scopes:      scopes,
+		Again:       again,
+	}
+	authURL, err := h.tokens.AuthCodeURL(r.Context(), f.RedirectURI, scopes, claims, "")
+	if err != nil {
+		h.fail(w, r, http.StatusBadGateway, "Sign-in is unavailable", "The identity provider could not be reached. Please try again.", err)
+		return
+	}
+	u, err := url.Parse(authURL)
+	if err != nil {
+		h.fail(w, r, http.StatusInternalServerError, "Sign-in failed", "Sign-in failed.", err)
+		return
+	}
+	sum := sha256.Sum256([]byte(f.Verifier))
+	q := u.Query()
+	// MSAL Go's authorize URL carries only the API scopes; without openid
+	// Entra ID returns no ID token, and without offline_access no refresh
+	// token (MSAL adds them only to token requests).
+	q.Set("scope", strings.Join(withOIDCScopes(scopes), " "))
+	q.Set("state", f.State)
+	q.Set("nonce", f.Nonce)
+	q.Set("code_challenge", base64.RawURLEncoding.EncodeToString(sum[:]))
+	q.Set("code_challenge_method", "S256")
+	q.Set("response_mode", "form_post")
+	u.RawQuery = q.Encode()
+	if err := h.cookies.SetFlow(w, r, f.State, f, flowTTL); err != nil {
+		h.fail(w, r, http.StatusInternalServerError, "Sign-in failed", "Sign-in failed.", err)
+		return
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	http.Redirect(w, r, u.String(), http.StatusFound)
+}
+
+func (h *Handler) callback(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
+	if err := r.ParseForm(); err != nil {
+		h.fail(w, r, http.StatusBadRequest, "Sign-in failed", "The sign-in response could not be read.", err)
+		return
+	}
+	state := r.PostForm.Get("state")
+	var f flow
+	if state == "" || h.cookies.TakeFlow(w, r, state, &f) != nil ||
+		subtle.ConstantTimeCompare([]byte(f.State), []byte(state)) != 1 {
+		// No matching attempt in this browser: a forged or replayed
+		// response, or one that took longer than flowTTL.
+		h.fail(w, r, http.StatusBadRequest, "Sign-in failed", "This sign-in response does not belong to a sign-in started in this browser, or it expired. Please sign in again.", errors.New("state mismatch"))
+		return
+	}
+	if e := r.PostForm.Get("error"); e != "" {
+		title, msg := "Sign-in did not complete", "The identity provider answered: "+e+"."
+		if e == "access_denied" {
+			title, msg = "Sign-in cancelled", "Sign-in was cancelled. You are not signed in."
+		}
+		h.fail(w, r, http.StatusUnauthorized, title, msg, fmt.Errorf("%s: %s", e, r.PostForm.Get("error_description")))
+		return
+	}
+	code := r.PostForm.Get("code")
+	if code == "" {
+		h.fail(w, r, http.StatusBadRequest, "Sign-in failed", "The sign-in response has no authorization code.", errors.New("no code"))
+		return
+	}
+	res, err := h.tokens.RedeemCode(r.Context(), code, f.Verifier, f.RedirectURI, f.Scopes, f.Claims)
+	if err != nil {
+		h.fail(w, r, http.StatusBadGateway, "Sign-in failed", "The authorization code could not be redeemed.", err)
+		return
+	}
+	claims, err := h.provider.verify(r.Context(), res.IDToken.RawToken, f.Nonce)
+	if err != nil {
+		// Tokens from an unverified response must not stay in the cache.
+		_ = h.tokens.RemoveUser(context.WithoutCancel(r.Context()), res.Account.HomeAccountID)
+		h.fail(w, r, http.StatusUnauthorized, "Sign-in failed", "The identity provider's ID token is not valid.", err)
+		return
+	}
+	u := session.User{
+		HomeAccountID: res.Account.HomeAccountID,
+		ObjectID:      claims.ObjectID,
+		TenantID:      claims.TenantID,
+		Name:          claims.Name,
+		Username:      claims.PreferredUsername,
+	}
+	if err := h.cookies.SetUser(w, r, u); err != nil {
+		h.fail(w, r, http.StatusInternalServerError, "Sign-in failed", "Sign-in failed.", err)
+		return
+	}
+	if f.Again {
+		if err := h.cookies.SetAgain(w, r); err != nil {
+			h.fail(w, r, http.StatusInternalServerError, "Sign-in failed", "Sign-in failed.", err)
+			return
+		}
+	}
+	h.log.Info("signed in", "oid", u.ObjectID, "tid", u.TenantID)
+	http.Redirect(w, r, f.ReturnURL, http.StatusSeeOther)
+}
+
+func (h *Handler) signOut(w http.ResponseWriter, r *http.Request) {
+	if u, ok := h.cookies.User(r); ok {
+		if err := h.tokens.RemoveUser(r.Context(), u.HomeAccountID); err != nil {
+			h.log.Error("sign-out: remove tokens", "err", err)
+		}
+	}
+	h.cookies.Clear(w, r)
+	after := h.origin(r) + h.ad.SignedOutCallbackPath
+	endSession, err := h.provider.endSessionURL(r.Context())
+	if err != nil || endSession == "" {
+		// The local session is gone either way; without the provider's
+		// endpoint the user stays signed in there only.
+		if err != nil {
+			h.log.Warn("sign-out: no end_session_endpoint", "err", err)
+		}
+		http.Redirect(w, r, after, http.StatusSeeOther)
+		return
+	}
+	u, err := url.Parse(endSession)
+	if err != nil {
+		http.Redirect(w, r, after, http.StatusSeeOther)
+		return
+	}
+	q := u.Query()
+	q.Set("post_logout_redirect_uri", after)
+	q.Set("client_id", h.ad.ClientID)
+	u.RawQuery = q.Encode()
+	w.Header().Set("Cache-Control", "no-store")
+	http.Redirect(w, r, u.String(), http.StatusSeeOther)
+}
+
+func (h *Handler) fail(w http.ResponseWriter, r *http.Request, status int, title, msg string, err error) {
+	h.log.Warn("sign-in failed", "status", status, "err", err)
+	h.OnError(w, r, status, title, msg)
+}
+
+// redirectURI is AzureAd:RedirectUri when set (an app behind a TLS-terminating
+// proxy), otherwise this request's origin + CallbackPath. The identity
+// provider accepts only registered redirect URIs, so a forged Host header
+// cannot send codes elsewhere.
+func (h *Handler) redirectURI(r *http.Request) string {
+	if h.ad.RedirectURI != "" {
+		return h.ad.RedirectURI
+	}
+	return h.origin(r) + h.ad.CallbackPath
+}
+
+func (h *Handler) origin(r *http.Request) string {
+	if h.ad.RedirectURI != "" {
+		if u, err := url.Parse(h.ad.RedirectURI); err == nil {
+			return u.Scheme + "://" + u.Host
+		}
+	}
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	return scheme + "://" + r.Host
+}
+
+// LocalPath returns p if it is a path on this site, otherwise "/". It refuses
+// absolute URLs, scheme-relative ones ("//evil.example") and backslash tricks
+// browsers normalise into them.
+func LocalPath(p string) string {
+	if p == "" || p[0] != '/' || strings.HasPrefix(p, "//") || strings.ContainsAny(p, "\\\r\n\t") {
+		return "/"
+	}
+	u, err := url.Parse(p)
+	if err != nil || u.Scheme != "" || u.Host != "" {
+		return "/"
+	}
+	return p
+}
+
+// withOIDCScopes returns scopes plus openid, profile and offline_access.
+func withOIDCScopes(scopes []string) []string {
+	out := []string{"openid", "profile", "offline_access"}
+	for _, s := range scopes {
+		if !slices.ContainsFunc(out, func(o string) bool { return strings.EqualFold(o, s) }) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func randomString(n int) string {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		panic("signin: crypto/rand failed: " + err.Error())
+	}
+	return base64.RawURLEncoding.EncodeToString(b)
+}

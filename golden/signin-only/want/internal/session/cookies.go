@@ -1,0 +1,195 @@
+package session
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// Cookies reads and writes the app's cookies with the right attributes.
+type Cookies struct {
+	Codec *Codec
+	// Ended refuses sessions that were signed out; nil: none are tracked.
+	Ended *Ended
+	// AlwaysSecure makes every cookie Secure, whatever the request looks
+	// like (set when the app's redirect URI is https: behind a proxy).
+	AlwaysSecure bool
+}
+
+func (c Cookies) secure(r *http.Request) bool { return c.AlwaysSecure || Secure(r) }
+
+// name returns the cookie name for base: with the __Host- prefix (bound to
+// this exact host, path /, Secure) when the cookie is Secure.
+func (c Cookies) name(r *http.Request, base string) string {
+	if c.secure(r) {
+		return "__Host-" + base
+	}
+	return base
+}
+
+// Secure reports whether cookies for r must be Secure: always, except for
+// plain http on a loopback address (local development without TLS). A
+// plain-http request from anywhere else is taken to come through a
+// TLS-terminating proxy.
+func Secure(r *http.Request) bool {
+	if r.TLS != nil {
+		return true
+	}
+	host := r.Host
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	host = strings.Trim(host, "[]")
+	if strings.EqualFold(host, "localhost") {
+		return false
+	}
+	ip := net.ParseIP(host)
+	return ip == nil || !ip.IsLoopback()
+}
+
+const sessionCookie = "idweb.session"
+
+// SetUser starts a session for u.
+func (c Cookies) SetUser(w http.ResponseWriter, r *http.Request, u User) error {
+	if u.SID == "" {
+		sid := make([]byte, 16)
+		if _, err := rand.Read(sid); err != nil {
+			return err
+		}
+		u.SID = base64.RawURLEncoding.EncodeToString(sid)
+	}
+	n := c.name(r, sessionCookie)
+	v, err := c.Codec.Seal(n, u, Lifetime)
+	if err != nil {
+		return err
+	}
+	http.SetCookie(w, &http.Cookie{
+		Name: n, Value: v, Path: "/", MaxAge: int(Lifetime.Seconds()),
+		HttpOnly: true, Secure: c.secure(r), SameSite: http.SameSiteLaxMode,
+	})
+	return nil
+}
+
+// User returns the signed-in user, or false.
+func (c Cookies) User(r *http.Request) (User, bool) {
+	n := c.name(r, sessionCookie)
+	ck, err := r.Cookie(n)
+	if err != nil {
+		return User{}, false
+	}
+	var u User
+	if err := c.Codec.Open(n, ck.Value, &u); err != nil || u.HomeAccountID == "" {
+		return User{}, false
+	}
+	if c.Ended != nil && c.Ended.Has(u.SID) {
+		return User{}, false
+	}
+	return u, true
+}
+
+// Clear ends the session: the cookie is deleted, and the session refused
+// from now on even if a copy of the cookie comes back.
+func (c Cookies) Clear(w http.ResponseWriter, r *http.Request) {
+	if u, ok := c.User(r); ok && c.Ended != nil {
+		c.Ended.End(u.SID)
+	}
+	http.SetCookie(w, &http.Cookie{
+		Name: c.name(r, sessionCookie), Value: "", Path: "/", MaxAge: -1,
+		HttpOnly: true, Secure: c.secure(r), SameSite: http.SameSiteLaxMode,
+	})
+}
+
+const againCookie = "idweb.again"
+
+// againTTL bounds how long after signing in again a missing token counts
+// as "still missing".
+const againTTL = 2 * time.Minute
+
+// SetAgain records that the user just signed in again to get tokens.
+func (c Cookies) SetAgain(w http.ResponseWriter, r *http.Request) error {
+	n := c.name(r, againCookie)
+	v, err := c.Codec.Seal(n, true, againTTL)
+	if err != nil {
+		return err
+	}
+	http.SetCookie(w, &http.Cookie{
+		Name: n, Value: v, Path: "/", MaxAge: int(againTTL.Seconds()),
+		HttpOnly: true, Secure: c.secure(r), SameSite: http.SameSiteLaxMode,
+	})
+	return nil
+}
+
+// TakeAgain reports whether the user just signed in again, and forgets it.
+func (c Cookies) TakeAgain(w http.ResponseWriter, r *http.Request) bool {
+	n := c.name(r, againCookie)
+	ck, err := r.Cookie(n)
+	if err != nil {
+		return false
+	}
+	http.SetCookie(w, &http.Cookie{
+		Name: n, Value: "", Path: "/", MaxAge: -1,
+		HttpOnly: true, Secure: c.secure(r), SameSite: http.SameSiteLaxMode,
+	})
+	var again bool
+	return c.Codec.Open(n, ck.Value, &again) == nil && again
+}
+
+// SetFlow stores the state of one sign-in attempt under its own cookie, so
+// sign-ins started in two tabs do not overwrite each other. The identity
+// provider posts the response back cross-site (response_mode=form_post), so
+// the cookie must be SameSite=None, which browsers accept only when Secure;
+// browsers (and Go's cookie jar) treat http://localhost as a secure context
+// for this. On plain http a second copy without Secure and SameSite is set
+// for clients that send Secure cookies only over https; browsers treat it
+// as Lax and leave it out of the cross-site post, so they use the first.
+func (c Cookies) SetFlow(w http.ResponseWriter, r *http.Request, id string, v any, ttl time.Duration) error {
+	n := flowName(id)
+	sealed, err := c.Codec.Seal(n, v, ttl)
+	if err != nil {
+		return err
+	}
+	for _, ck := range flowCookies(n, c.secure(r)) {
+		ck.Value, ck.MaxAge = sealed, int(ttl.Seconds())
+		http.SetCookie(w, ck)
+	}
+	return nil
+}
+
+// TakeFlow reads and deletes the sign-in attempt id's cookie.
+func (c Cookies) TakeFlow(w http.ResponseWriter, r *http.Request, id string, v any) error {
+	n := flowName(id)
+	value := ""
+	for _, ck := range flowCookies(n, c.secure(r)) {
+		if got, err := r.Cookie(ck.Name); err == nil && value == "" {
+			value = got.Value
+		}
+		ck.MaxAge = -1
+		http.SetCookie(w, ck)
+	}
+	if value == "" {
+		return ErrInvalid
+	}
+	// Both copies are sealed for the first name.
+	return c.Codec.Open(n, value, v)
+}
+
+// flowCookies are the cookies that carry a sign-in attempt called n.
+func flowCookies(n string, secure bool) []*http.Cookie {
+	cks := []*http.Cookie{{Name: n, Path: "/", HttpOnly: true, Secure: true, SameSite: http.SameSiteNoneMode}}
+	if !secure {
+		cks = append(cks, &http.Cookie{Name: n + ".http", Path: "/", HttpOnly: true})
+	}
+	return cks
+}
+
+func flowName(id string) string {
+	// The id is random base64url; keep the cookie name short and within the
+	// token characters cookies allow.
+	if len(id) > 22 {
+		id = id[:22]
+	}
+	return "idweb.signin." + id
+}

@@ -1,0 +1,132 @@
+// Command hello is a web app that signs users in with Microsoft Entra ID.
+//
+// Settings come from appsettings.json, appsettings.{APP_ENV}.json and the
+// environment (see README.md). PORT sets the port (default 5000).
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"hello/internal/config"
+	"hello/internal/credential"
+	"hello/internal/credential/clientsecret"
+	"hello/internal/pages/account"
+	"hello/internal/session"
+	"hello/internal/signin"
+	"hello/internal/tokencache"
+	"hello/internal/tokencache/memory"
+	"hello/internal/tokens"
+	"hello/internal/transport"
+	"hello/internal/web"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	if err := run(ctx, log); err != nil {
+		log.Error(err.Error())
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, log *slog.Logger) error {
+	if err := config.LoadDotEnv(".env"); err != nil {
+		return err
+	}
+	cfg, err := config.Load(".", os.Getenv("APP_ENV"), os.Environ())
+	if err != nil {
+		return err
+	}
+	cache, err := openCache(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	handler, err := newApp(ctx, cfg, cache, log)
+	if err != nil {
+		return err
+	}
+	port := os.Getenv("PORT")
+	if port == "" {
+		port = "5000"
+	}
+	// In Development only this machine may connect: the app then trusts
+	// the local stand-in and its secrets.
+	addr := ":" + port
+	if cfg.Environment == config.Development {
+		addr = "127.0.0.1:" + port
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		if errors.Is(err, syscall.EADDRINUSE) {
+			return fmt.Errorf("port %s is in use (is the app already running?): stop that process or set PORT", port)
+		}
+		return err
+	}
+	srv := &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	log.Info(fmt.Sprintf("listening on http://localhost:%s", port), "environment", cfg.Environment, "authority", cfg.AzureAd.Authority())
+
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	// Finish the requests in flight, then stop.
+	shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdown); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// openCache opens the token cache: in memory, lost when the process stops.
+func openCache(ctx context.Context, cfg *config.Config) (tokencache.Store, error) {
+	return memory.Open(ctx, cfg)
+}
+
+// newApp wires the app together: settings → credential → token cache →
+// token acquisition → sign-in → APIs → pages.
+func newApp(ctx context.Context, cfg *config.Config, cache tokencache.Store, log *slog.Logger) (http.Handler, error) {
+	httpClient, err := transport.NewClient(cfg)
+	if err != nil {
+		return nil, err
+	}
+	cred, err := credential.Load(ctx, cfg, clientsecret.Source{})
+	if err != nil {
+		return nil, err
+	}
+	acquirer, err := tokens.New(cfg.AzureAd, cred, cache, httpClient)
+	if err != nil {
+		return nil, err
+	}
+	codec, err := session.NewCodecFromBase64(cfg.Session.EncryptionKey)
+	if err != nil {
+		return nil, err
+	}
+	cookies := session.Cookies{
+		Codec:        codec,
+		Ended:        session.NewEnded(),
+		AlwaysSecure: strings.HasPrefix(cfg.AzureAd.RedirectURI, "https://"),
+	}
+	signIn := signin.New(cfg.AzureAd, nil, acquirer, cookies, httpClient, log)
+	app := web.New("hello", cookies, signIn, cfg.AzureAd.SignedOutCallbackPath, log)
+	account.Register(app)
+	return app.Handler(), nil
+}
