@@ -194,9 +194,6 @@ func ValidateCallbackPath(s string) error {
 // of the output directory and the template tree.
 func (o Options) Validate() error {
 	o = o.withDefaults()
-	if o.Output == "" {
-		return fieldError("output", errors.New("must not be empty"))
-	}
 	for i := range Model {
 		opt := &Model[i]
 		v := opt.Get(&o)
@@ -224,6 +221,9 @@ func (o Options) Validate() error {
 	}
 	if _, err := o.APIs(); err != nil {
 		return err
+	}
+	if o.Output == "" {
+		return fieldError("output", errors.New("must not be empty"))
 	}
 	return nil
 }

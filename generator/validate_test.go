@@ -72,8 +72,8 @@ func TestValidators(t *testing.T) {
 		{"callback", ValidateCallbackPath, "//evil.example/cb", `"//evil.example/cb" is not a clean path (want "/evil.example/cb")`},
 		{"callback", ValidateCallbackPath, "/cb/", `"/cb/" is not a clean path (want "/cb")`},
 		{"callback", ValidateCallbackPath, "/{x}", `"/{x}" may contain only letters, digits and - . _ ~ /`},
-		{"callback", ValidateCallbackPath, "/", `"/" is one of the app's own routes (/, /signin, /signout, /profile, /healthz, /signout-callback-oidc)`},
-		{"callback", ValidateCallbackPath, "/signout-callback-oidc", `"/signout-callback-oidc" is one of the app's own routes (/, /signin, /signout, /profile, /healthz, /signout-callback-oidc)`},
+		{"callback", ValidateCallbackPath, "/", `"/" is one of the app's own routes (/, /signin, /signout, /profile, /account, /healthz, /favicon.ico, /signout-callback-oidc, and what is under /apis/ and /static/)`},
+		{"callback", ValidateCallbackPath, "/signout-callback-oidc", `"/signout-callback-oidc" is one of the app's own routes (/, /signin, /signout, /profile, /account, /healthz, /favicon.ico, /signout-callback-oidc, and what is under /apis/ and /static/)`},
 	}
 	for _, tc := range tests {
 		err := tc.check(tc.in)
