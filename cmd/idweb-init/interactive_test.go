@@ -106,7 +106,9 @@ func TestInteractive(t *testing.T) {
 	send("?")
 	expectString("access_as_user")
 	expectString("The API's scopes (space-separated):") // asked again after the help
-	send("api://" + apiID + "/Orders.Read")
+	// No capital R in keys typed ahead of survey's cursor position
+	// request: survey reads the reply up to the first 'R' and would hang.
+	send("api://" + apiID + "/access_as_user")
 	expectString("Add another API?")
 	send("n")
 	expectString("Output directory:")
@@ -130,7 +132,7 @@ func TestInteractive(t *testing.T) {
 	cmdline := regexp.MustCompile(`idweb-init --yes [^\r\n]*`).FindString(line)
 	wantCmd := "idweb-init --yes --name my-app --module example.com/my-app --tenant-id contoso.onmicrosoft.com " +
 		"--client-id " + clientID + " --instance https://login.microsoftonline.us " +
-		"--api custom --called-api-url https://orders.contoso.com/api --called-api-scopes api://" + apiID + "/Orders.Read -o " + out
+		"--api custom --called-api-url https://orders.contoso.com/api --called-api-scopes api://" + apiID + "/access_as_user -o " + out
 	if cmdline != wantCmd {
 		t.Errorf("equivalent command:\n%s\nwant:\n%s", cmdline, wantCmd)
 	}
