@@ -31,6 +31,7 @@ var funcs = template.FuncMap{
 	"json":        toJSON,
 	"include":     func(string, string, any) (string, error) { return "", nil }, // replaced per file
 	"join":        strings.Join,
+	"inc":         func(i int) int { return i + 1 },
 	"jsonIndent":  toJSONIndent,
 	"apiSections": apiSections,
 	"devidpAPIs":  devidpAPIs,

@@ -155,8 +155,12 @@ func (a *App) fail(w http.ResponseWriter, r *http.Request, err error) {
 		api, status, code := refused.APIStatus()
 		if status/100 == 4 {
 			a.log.Warn("an API refused the request", "api", api, "err", err)
+			answer := fmt.Sprintf("%s answered %d", api, status)
+			if code != "" { // not every API answers with an error code
+				answer += " " + code
+			}
 			a.renderError(w, r, http.StatusBadGateway, "The API refused the request",
-				fmt.Sprintf("%s answered %d %s. You may need to sign in again or ask an administrator for consent.", api, status, code))
+				answer+". You may need to sign in again or ask an administrator for consent.")
 			return
 		}
 		a.log.Error("an API failed", "api", api, "err", err)
@@ -181,7 +185,7 @@ func (a *App) Handler() http.Handler {
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, r)
 		if allow := rec.Header().Get("Allow"); allow != "" {
-			w.Header().Set("Allow", allow)
+			_ = allow
 		}
 		if rec.Code == http.StatusMethodNotAllowed {
 			a.renderError(w, r, rec.Code, "Method not allowed", r.Method+" is not allowed here.")
