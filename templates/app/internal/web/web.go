@@ -185,7 +185,7 @@ func (a *App) Handler() http.Handler {
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, r)
 		if allow := rec.Header().Get("Allow"); allow != "" {
-			_ = allow
+			w.Header().Set("Allow", allow)
 		}
 		if rec.Code == http.StatusMethodNotAllowed {
 			a.renderError(w, r, rec.Code, "Method not allowed", r.Method+" is not allowed here.")
