@@ -240,7 +240,12 @@ func (a *App) signedOut(w http.ResponseWriter, r *http.Request) {
 
 func (a *App) renderError(w http.ResponseWriter, r *http.Request, status int, title, msg string) {
 	w.Header().Set("Cache-Control", "no-store")
-	a.render(w, r, status, errorPage, pageData{Title: title, Message: msg, Status: status})
+	d := pageData{Title: title, Message: msg, Status: status}
+	// A signed-in user keeps seeing who they are and how to sign out.
+	if u, ok := a.cookies.User(r); ok {
+		d.User = &u
+	}
+	a.render(w, r, status, errorPage, d)
 }
 
 // securityHeaders sets headers that keep the pages from being framed,
