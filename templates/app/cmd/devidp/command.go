@@ -18,6 +18,8 @@ type command struct {
 	cmd     *exec.Cmd
 	done    chan struct{} // closed when it has exited
 	err     error         // cmd.Wait's, once done
+	// restore gives the terminal back (see foreground) once devidp is
+	// done too.
 	restore func()
 }
 
@@ -35,7 +37,6 @@ func startCommand(args []string, stdout, stderr io.Writer) (*command, error) {
 	}
 	go func() {
 		c.err = c.cmd.Wait()
-		c.restore()
 		close(c.done)
 	}()
 	return c, nil

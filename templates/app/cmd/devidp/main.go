@@ -171,6 +171,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			shutdown()
 			return err
 		}
+		defer app.restore()
 		select {
 		case <-app.done:
 			// The app stopped on its own (a taken port, say): it said why.
