@@ -3,12 +3,19 @@ package main
 import (
 	"bytes"
 	"context"
+	_ "embed"
+	"encoding/json"
+	"errors"
 	"fmt"
-	"html"
-	"io"
 	"net/http"
+	"net/http/cookiejar"
 	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
+	"text/template"
+	"time"
 )
 
 // benchUser is a test user the benchmark adds to the stand-in's users.
@@ -30,132 +37,178 @@ func makeUsers(n int) []benchUser {
 	return users
 }
 
-// signIn signs u in like a browser without JavaScript: the app's /signin
-// redirects to the stand-in's authorize endpoint; the login page's button
-// for u is pressed, then Accept on the consent page; the form_post page's
-// fields (code, state) are posted to the app's callback, which answers 303
-// to /profile. Finally GET /profile must show u's display name. c must have
-// a cookie jar and must not follow redirects.
-func signIn(ctx context.Context, c *http.Client, appBase string, u benchUser) error {
-	r, err := fetch(ctx, c, http.MethodGet, appBase+"/signin?returnUrl=/profile", nil)
-	if err != nil {
-		return err
-	}
-	if r.status != http.StatusFound || r.location == nil {
-		return fmt.Errorf("GET /signin: HTTP %d, want 302 to the identity provider: %s", r.status, snippet(r.body))
-	}
-	standIn := r.location.Host
-	method, target, form := http.MethodGet, r.location.String(), url.Values(nil)
-	for step := 0; step < 10; step++ {
-		r, err := fetch(ctx, c, method, target, form)
-		if err != nil {
-			return err
-		}
-		where := method + " " + r.url.Redacted()
-		if r.location != nil {
-			// Within the stand-in, follow; anything else (a redirect to
-			// the app with an error in the query) ends the sign-in.
-			if r.location.Host != standIn {
-				return fmt.Errorf("%s: unexpected redirect to %s", where, r.location.Redacted())
-			}
-			method, target, form = http.MethodGet, r.location.String(), nil
-			continue
-		}
-		if r.status != http.StatusOK {
-			return fmt.Errorf("%s: HTTP %d: %s", where, r.status, snippet(r.body))
-		}
-		forms := parseForms(r.body)
-		if f, ok := findForm(forms, func(f htmlForm) bool { return f.hasField("code") || f.hasField("error") }); ok {
-			// The form_post page: deliver the response to the app.
-			vals := f.values("", "")
-			if vals.Has("error") {
-				return fmt.Errorf("%s: authorization error %s: %s", where, vals.Get("error"), vals.Get("error_description"))
-			}
-			action, err := f.action(r.url)
-			if err != nil {
-				return err
-			}
-			return deliver(ctx, c, appBase, action.String(), vals, u)
-		}
-		var f htmlForm
-		var ok bool
-		var button, value string
-		if f, ok = findForm(forms, func(f htmlForm) bool { return f.hasButton("consent", "accept") }); ok {
-			button, value = "consent", "accept"
-		} else if f, ok = findForm(forms, func(f htmlForm) bool { return f.hasButton("user", u.ID) }); ok {
-			button, value = "user", u.ID
-		} else {
-			return fmt.Errorf("%s: unexpected page (no button for user %s, no consent, no form_post): %s", where, u.ID, snippet(r.body))
-		}
-		if !strings.EqualFold(f.attrs["method"], "post") {
-			return fmt.Errorf("%s: the %s form is not a POST form", where, button)
-		}
-		a, err := f.action(r.url)
-		if err != nil {
-			return err
-		}
-		method, target, form = http.MethodPost, a.String(), f.values(button, value)
-	}
-	return fmt.Errorf("sign-in of %s: too many steps", u.ID)
-}
+// The users sign in through the generated project's own stand-in helper,
+// devidp.SignIn (internal/devidp/browser.go), which drives the stand-in's
+// pages like a browser without JavaScript; the benchmark has no copy of
+// that code. signinhelper.tmpl is a small program around it, compiled into
+// the project's build with go build -overlay: nothing is written into the
+// project, and the helper builds against whatever internal/devidp the
+// project has.
 
-// deliver posts the form_post fields to the app's callback and checks that
-// the user lands on a profile page that shows their name.
-func deliver(ctx context.Context, c *http.Client, appBase, action string, vals url.Values, u benchUser) error {
-	r, err := fetch(ctx, c, http.MethodPost, action, vals)
-	if err != nil {
-		return err
-	}
-	if r.status != http.StatusSeeOther || r.location == nil || r.location.Path != "/profile" {
-		return fmt.Errorf("POST %s: HTTP %d (Location %q), want 303 to /profile: %s", action, r.status, r.locationRaw, snippet(r.body))
-	}
-	r, err = fetch(ctx, c, http.MethodGet, appBase+"/profile", nil)
-	if err != nil {
-		return err
-	}
-	if r.status != http.StatusOK {
-		return fmt.Errorf("GET /profile after sign-in: HTTP %d: %s", r.status, snippet(r.body))
-	}
-	if !bytes.Contains(r.body, []byte(html.EscapeString(u.DisplayName))) {
-		return fmt.Errorf("GET /profile after sign-in: the page does not show %q: %s", u.DisplayName, snippet(r.body))
-	}
-	return nil
-}
+//go:embed signinhelper.tmpl
+var helperSource string
 
-type response struct {
-	url         *url.URL // the request's URL
-	status      int
-	location    *url.URL // resolved Location of a redirect, or nil
-	locationRaw string
-	body        []byte
-}
+// helperDir is where the helper appears in the project, through the overlay.
+const helperDir = "cmd/idweb-bench-signin"
 
-func fetch(ctx context.Context, c *http.Client, method, target string, form url.Values) (*response, error) {
-	var body io.Reader
-	if form != nil {
-		body = strings.NewReader(form.Encode())
-	}
-	req, err := http.NewRequestWithContext(ctx, method, target, body)
+// renderHelper returns the helper's source for a project whose import
+// path is module.
+func renderHelper(module string) ([]byte, error) {
+	t, err := template.New("signinhelper").Parse(helperSource)
 	if err != nil {
 		return nil, err
 	}
-	if form != nil {
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	var b bytes.Buffer
+	err = t.Execute(&b, struct{ Module string }{module})
+	return b.Bytes(), err
+}
+
+// buildSignInHelper compiles the helper as a package of project into
+// tmp/idweb-bench-signin and returns the binary's path.
+func buildSignInHelper(ctx context.Context, project, tmp string, env []string) (string, error) {
+	module, err := importPath(ctx, project, env)
+	if err != nil {
+		return "", err
 	}
-	req.Header.Set("Accept", "text/html")
-	resp, err := c.Do(req)
+	src, err := renderHelper(module)
+	if err != nil {
+		return "", err
+	}
+	dir := filepath.Join(tmp, "signinhelper")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", err
+	}
+	mainGo := filepath.Join(dir, "main.go")
+	if err := os.WriteFile(mainGo, src, 0o644); err != nil {
+		return "", err
+	}
+	overlay, err := json.Marshal(map[string]any{"Replace": map[string]string{
+		filepath.Join(project, filepath.FromSlash(helperDir), "main.go"): mainGo,
+	}})
+	if err != nil {
+		return "", err
+	}
+	overlayFile := filepath.Join(dir, "overlay.json")
+	if err := os.WriteFile(overlayFile, overlay, 0o644); err != nil {
+		return "", err
+	}
+	bin := filepath.Join(tmp, "idweb-bench-signin")
+	if _, err := runCmd(ctx, project, env, "go", "build", "-overlay", overlayFile, "-o", bin, "./"+helperDir); err != nil {
+		return "", fmt.Errorf("building the sign-in helper against the project's internal/devidp: %w", err)
+	}
+	return bin, nil
+}
+
+// importPath is the import path of the directory dir: the module's path
+// for a generated project (dir is its module's root), or a path below it
+// (the template tree, templates/app in the module templates).
+func importPath(ctx context.Context, dir string, env []string) (string, error) {
+	cmd := exec.CommandContext(ctx, "go", "list", "-m", "-f", "{{.Path}}\n{{.Dir}}")
+	cmd.Dir, cmd.Env = dir, env
+	out, err := cmd.Output()
+	if err != nil {
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			err = fmt.Errorf("%w: %s", err, bytes.TrimSpace(ee.Stderr))
+		}
+		return "", fmt.Errorf("go list -m (in %s): %w", dir, err)
+	}
+	path, modDir, ok := strings.Cut(strings.TrimSpace(string(out)), "\n")
+	if !ok {
+		return "", fmt.Errorf("go list -m (in %s): unexpected output %q", dir, out)
+	}
+	rel, err := relPath(modDir, dir)
+	if err != nil {
+		return "", err
+	}
+	if rel == "." {
+		return path, nil
+	}
+	return path + "/" + filepath.ToSlash(rel), nil
+}
+
+// relPath is dir relative to root, both with symbolic links resolved.
+func relPath(root, dir string) (string, error) {
+	var err error
+	if root, err = filepath.EvalSymlinks(root); err != nil {
+		return "", err
+	}
+	if dir, err = filepath.EvalSymlinks(dir); err != nil {
+		return "", err
+	}
+	rel, err := filepath.Rel(root, dir)
+	if err != nil || strings.HasPrefix(rel, "..") {
+		return "", fmt.Errorf("%s is not inside its module %s", dir, root)
+	}
+	return rel, nil
+}
+
+// signInAll signs users in with the helper and returns, per user, a cookie
+// jar holding the app's cookies.
+func signInAll(ctx context.Context, helper, project, appBase, trustFile string, users []benchUser) ([]*cookiejar.Jar, error) {
+	type user struct {
+		ID          string `json:"id"`
+		DisplayName string `json:"displayName"`
+	}
+	in := struct {
+		App   string `json:"app"`
+		Trust string `json:"trust"`
+		Users []user `json:"users"`
+	}{App: appBase, Trust: trustFile}
+	for _, u := range users {
+		in.Users = append(in.Users, user{u.ID, u.DisplayName})
+	}
+	input, err := json.Marshal(in)
 	if err != nil {
 		return nil, err
 	}
-	defer resp.Body.Close()
-	r := &response{url: resp.Request.URL, status: resp.StatusCode, locationRaw: resp.Header.Get("Location")}
-	if r.body, err = io.ReadAll(io.LimitReader(resp.Body, 1<<20)); err != nil {
-		return nil, fmt.Errorf("%s %s: %w", method, r.url.Redacted(), err)
+	cmd := exec.CommandContext(ctx, helper)
+	cmd.Dir = project
+	cmd.Stdin = bytes.NewReader(input)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	cmd.WaitDelay = 5 * time.Second
+	if err := cmd.Run(); err != nil {
+		return nil, fmt.Errorf("%w: %s", err, strings.TrimSpace(stderr.String()))
 	}
-	if resp.StatusCode >= 300 && resp.StatusCode < 400 && r.locationRaw != "" {
-		if r.location, err = r.url.Parse(r.locationRaw); err != nil {
-			return nil, fmt.Errorf("%s %s: bad Location: %w", method, r.url.Redacted(), err)
+	return readSignIns(stdout.Bytes(), appBase, users)
+}
+
+// readSignIns turns the helper's output (a JSON line of cookies per user,
+// in order) into a cookie jar per user.
+func readSignIns(out []byte, appBase string, users []benchUser) ([]*cookiejar.Jar, error) {
+	app, err := url.Parse(appBase)
+	if err != nil {
+		return nil, err
+	}
+	dec := json.NewDecoder(bytes.NewReader(out))
+	jars := make([]*cookiejar.Jar, len(users))
+	for i, u := range users {
+		var line struct {
+			ID      string `json:"id"`
+			Cookies []struct {
+				Name  string `json:"name"`
+				Value string `json:"value"`
+			} `json:"cookies"`
 		}
+		if err := dec.Decode(&line); err != nil {
+			return nil, fmt.Errorf("the sign-in helper's answer for %s: %w", u.ID, err)
+		}
+		if line.ID != u.ID {
+			return nil, fmt.Errorf("the sign-in helper answered for %q, want %s", line.ID, u.ID)
+		}
+		if len(line.Cookies) == 0 {
+			return nil, fmt.Errorf("the sign-in of %s left no cookie for %s", u.ID, appBase)
+		}
+		jars[i], _ = cookiejar.New(nil)
+		var cookies []*http.Cookie
+		for _, c := range line.Cookies {
+			cookies = append(cookies, &http.Cookie{Name: c.Name, Value: c.Value, Path: "/"})
+		}
+		jars[i].SetCookies(app, cookies)
 	}
-	return r, nil
+	if dec.More() {
+		return nil, errors.New("the sign-in helper answered for more users than asked")
+	}
+	return jars, nil
 }
