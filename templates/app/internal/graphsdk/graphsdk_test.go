@@ -5,13 +5,12 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
 
 	"github.com/idweb-init/idweb-init/templates/app/internal/config"
+	"github.com/idweb-init/idweb-init/templates/app/internal/config/configtest"
 	"github.com/idweb-init/idweb-init/templates/app/internal/downstream"
 	"github.com/idweb-init/idweb-init/templates/app/internal/downstream/callertest"
 	"github.com/idweb-init/idweb-init/templates/app/internal/tokens"
@@ -19,17 +18,10 @@ import (
 
 func newClient(t *testing.T, tokens downstream.TokenSource, baseURL string, client *http.Client) *Client {
 	t.Helper()
-	dir := t.TempDir()
 	doc := `{"AzureAd": {"TenantId": "11111111-2222-3333-4444-555555555555", "ClientId": "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee",
 		"ClientCredentials": [{"SourceType": "ClientSecret"}]},
 		"MicrosoftGraph": {"BaseUrl": "` + baseURL + `", "Scopes": ["user.read"]}}`
-	if err := os.WriteFile(filepath.Join(dir, "appsettings.json"), []byte(doc), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := config.Load(dir, config.Development, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := configtest.Load(t, config.Development, doc)
 	c, err := New(cfg, tokens, client)
 	if err != nil {
 		t.Fatal(err)

@@ -13,7 +13,6 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -23,6 +22,7 @@ import (
 	"github.com/AzureAD/microsoft-authentication-library-for-go/apps/confidential"
 
 	"github.com/idweb-init/idweb-init/templates/app/internal/config"
+	"github.com/idweb-init/idweb-init/templates/app/internal/config/configtest"
 	"github.com/idweb-init/idweb-init/templates/app/internal/devidp"
 	"github.com/idweb-init/idweb-init/templates/app/internal/downstream"
 	"github.com/idweb-init/idweb-init/templates/app/internal/pages/apicall"
@@ -144,7 +144,6 @@ func newEnv(t *testing.T) *env {
 	t.Cleanup(idpSrv.Close)
 	e.idpURL = idpSrv.URL
 
-	dir := t.TempDir()
 	settings := `{"AzureAd": {"Instance": "` + idpSrv.URL + `/", "TenantId": "` + tenant + `", "ClientId": "` + clientID + `",
 		"ClientCredentials": [{"SourceType": "ClientSecret"}]},
 		"DownstreamApis": {
@@ -152,13 +151,7 @@ func newEnv(t *testing.T) *env {
 			"Reports": {"BaseUrl": "` + apiSrv.URL + `/reports", "Scopes": ["api://reports/.default"], "RelativePath": "summary",
 				"HttpMethod": "Post", "RequestAppToken": true},
 			"Down": {"BaseUrl": "` + gone.URL + `", "Scopes": ["api://down/Down.Read"]}}}`
-	if err := os.WriteFile(filepath.Join(dir, "appsettings.json"), []byte(settings), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := config.Load(dir, config.Development, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := configtest.Load(t, config.Development, settings)
 	cred, err := confidential.NewCredFromSecret("s")
 	if err != nil {
 		t.Fatal(err)
@@ -362,16 +355,9 @@ func TestAPICallPagesAreListedAndNeedSignIn(t *testing.T) {
 
 func mustAPI(t *testing.T, name string) *downstream.API {
 	t.Helper()
-	dir := t.TempDir()
 	doc := `{"AzureAd": {"TenantId": "` + tenant + `", "ClientId": "` + clientID + `", "ClientCredentials": [{"SourceType": "ClientSecret"}]},
 		"DownstreamApis": {"` + name + `": {"BaseUrl": "https://api.contoso.example", "Scopes": ["api://x/y"]}}}`
-	if err := os.WriteFile(filepath.Join(dir, "appsettings.json"), []byte(doc), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := config.Load(dir, config.Production, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := configtest.Load(t, config.Production, doc)
 	api, err := downstream.New(cfg, name, &fakeTokens{}, http.DefaultClient)
 	if err != nil {
 		t.Fatal(err)

@@ -12,7 +12,6 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -21,6 +20,7 @@ import (
 	"github.com/AzureAD/microsoft-authentication-library-for-go/apps/confidential"
 
 	"github.com/idweb-init/idweb-init/templates/app/internal/config"
+	"github.com/idweb-init/idweb-init/templates/app/internal/config/configtest"
 	"github.com/idweb-init/idweb-init/templates/app/internal/devidp"
 	"github.com/idweb-init/idweb-init/templates/app/internal/downstream"
 	"github.com/idweb-init/idweb-init/templates/app/internal/graph"
@@ -131,17 +131,10 @@ func newEnv(t *testing.T) *env {
 	t.Cleanup(idpSrv.Close)
 	e.idpURL = idpSrv.URL
 
-	dir := t.TempDir()
 	settings := `{"AzureAd": {"Instance": "` + idpSrv.URL + `/", "TenantId": "` + tenant + `", "ClientId": "` + clientID + `",
 		"ClientCredentials": [{"SourceType": "ClientSecret"}]},
 		"MicrosoftGraph": {"BaseUrl": "` + graphSrv.URL + `/v1.0", "Scopes": ["User.Read"]}}`
-	if err := os.WriteFile(filepath.Join(dir, "appsettings.json"), []byte(settings), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := config.Load(dir, config.Development, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := configtest.Load(t, config.Development, settings)
 	cred, err := confidential.NewCredFromSecret("s")
 	if err != nil {
 		t.Fatal(err)
