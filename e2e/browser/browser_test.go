@@ -1,55 +1,68 @@
-// Package browser_test is the browser end-to-end suite: it generates a
-// project with the idweb-init CLI, runs the project's dev command (`make
-// dev`: the app on http://localhost:5000 and the local Entra ID stand-in on
-// https://127.0.0.1:5443), and signs in and out through the stand-in's
-// pages in headless Chromium, driven over the DevTools protocol.
+// Package browser_test is the browser end-to-end suite: it generates
+// projects with the generator (the default one: Graph, and one that calls a
+// custom API), builds each and runs it as make dev does (bin/devidp --
+// bin/app: the stand-in starts the app once it listens), and signs in and
+// out through the stand-in's pages in headless Chromium, driven over the
+// DevTools protocol.
+//
+// Each project runs on free loopback ports, not the 5000 and 5443 its files
+// name, so that the suite runs beside a make dev: the app's port is PORT,
+// the stand-in's is --addr with a copy of devidp.json whose redirect URIs
+// name the app's port (--config), and the app's Development settings that
+// point at the stand-in (AzureAd:Instance, each API's BaseUrl) are
+// overridden with environment variables (AzureAd__Instance=https://127.0.0.1:<port>/,
+// MicrosoftGraph__BaseUrl=..., DownstreamApi__BaseUrl=...), which the app
+// reads after appsettings.Development.json. See startProject.
+//
+// The browser trusts the stand-in as the project's README tells a person
+// to: the command the stand-in prints at start-up (certutil, adding its
+// local CA to $HOME/.pki/nssdb) runs with HOME set to a directory of the
+// test, and Chromium runs with that HOME and no certificate flag. Without
+// certutil (libnss3-tools), Chromium instead ignores certificate errors
+// for the stand-in's key only (--ignore-certificate-errors-spki-list).
+// A browser that does not trust it sees the certificate warning, which
+// "Advanced → Proceed" gets past, as the README says.
 //
 // The app and the stand-in are on two different origins (localhost and
 // 127.0.0.1), so the stand-in's response_mode=form_post page posts the
 // authorization code back cross-site, as Entra ID does: the app's sign-in
 // cookie must survive that POST (SameSite=None; Secure).
 //
-// Artifacts go to e2e/browser/artifacts/ (gitignored): signed-in.png, the
-// dev command's output (dev.log), Chromium's output, and on failure a
-// report, the last page's HTML and a screenshot.
+// Artifacts go to e2e/browser/artifacts/ (gitignored): screenshots
+// (certificate-warning.png, signed-in.png, signed-in-typed-name.png,
+// custom-api.png, ...), the dev commands' output (dev-<project>.log),
+// Chromium's output, and on failure a report, the last page's HTML and a
+// screenshot.
 //
-// Needs make and Chromium (/usr/bin/chromium or $CHROMIUM_PATH), which
-// scripts/test installs.
+// Needs Chromium (/usr/bin/chromium or $CHROMIUM_PATH), which scripts/test
+// installs, and certutil for the trusted-CA path.
 package browser_test
 
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"image/png"
-	"net"
-	"net/http"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
-	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
+
+	"github.com/idweb-init/idweb-init/generator"
 )
 
 const (
-	appURL = "http://localhost:5000"
-	idpURL = "https://127.0.0.1:5443"
-
-	// readyTimeout covers `make dev`'s first build of the generated
-	// project, which compiles its dependencies when the build cache is
-	// cold.
+	// readyTimeout covers the first build of a generated project, which
+	// compiles its dependencies when the build cache is cold.
 	readyTimeout = 5 * time.Minute
 	// stepTimeout bounds each browser step.
 	stepTimeout = 30 * time.Second
@@ -57,33 +70,48 @@ const (
 	pollInterval = 100 * time.Millisecond
 )
 
-// The project the suite generates: the README's command (its -o is added
-// by generateProject).
-var generatorArgs = []string{
-	"--yes", "--name", "demo",
-	"--tenant-id", "11111111-2222-3333-4444-555555555555",
-	"--client-id", "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee",
-	"--calls-graph",
-}
-
-func TestSignInAndOutThroughStandIn(t *testing.T) {
+// The default project: client secret, memory cache, Graph (REST).
+func TestGraphProject(t *testing.T) {
 	chromium := chromiumPath(t)
-	if _, err := exec.LookPath("make"); err != nil {
-		t.Fatalf("make is not installed, and the generated project's dev command is `make dev`; scripts/test installs it (apt-get install make): %v", err)
-	}
 	artifacts := artifactsDir(t)
+	p := startProject(t, "graph", generator.Options{}, artifacts)
 
-	start := time.Now()
-	dir := generateProject(t)
-	t.Logf("generated the project in %s (%v)", dir, since(start))
-	users := standInUsers(t, dir)
-
-	dev := startDev(t, dir, artifacts)
-	t.Logf("make dev: the app and the stand-in answer (%v); output in %s", since(start), dev.logPath)
+	t.Run("certificate warning", func(t *testing.T) {
+		// A browser that does not trust the stand-in's CA, as on the
+		// first run.
+		b := newBrowser(t, chromium, artifacts, p, untrusted)
+		b.open()
+		b.step("click Sign in and get the certificate warning", func(ctx context.Context) error {
+			if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS("#signin-main"))); err != nil {
+				return err
+			}
+			return b.waitWarning(ctx)
+		})
+		b.screenshot("certificate-warning.png")
+		b.step("Advanced → Proceed to 127.0.0.1 (unsafe) arrives at the login page", func(ctx context.Context) error {
+			if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS("#details-button"))); err != nil {
+				return err
+			}
+			b.clearFailure()
+			if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS("#proceed-link"))); err != nil {
+				return err
+			}
+			_, err := b.waitPage(ctx, loginForm, b.onStandIn)
+			return err
+		})
+		// Another user than the next subtest's, who is asked for consent
+		// (the stand-in remembers a user's consent).
+		u := p.users[len(p.users)-1]
+		b.chooseUser(u)
+		b.acceptConsent()
+		b.waitProfile(u.DisplayName)
+		b.screenshot("signed-in-after-proceed.png")
+	})
 
 	t.Run("test user button", func(t *testing.T) {
-		u := users[0]
-		b := newBrowser(t, chromium, artifacts, dev)
+		u := p.users[0]
+		b := newBrowser(t, chromium, artifacts, p, trusted)
+		b.pageShots = true
 		// The home page's button signs in and returns to the profile.
 		b.signIn("#signin-main", func(ctx context.Context) error {
 			return chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`button[name="user"][value=`+cssString(u.ID)+`]`)))
@@ -100,12 +128,12 @@ func TestSignInAndOutThroughStandIn(t *testing.T) {
 		}
 		b.checkCookiesAfterSignIn()
 		b.screenshot("signed-in.png")
-		b.signOut()
+		b.signOut("signed-out.png")
 	})
 
 	t.Run("typed name", func(t *testing.T) {
 		const name = "Ada Lovelace"
-		b := newBrowser(t, chromium, artifacts, dev)
+		b := newBrowser(t, chromium, artifacts, p, trusted)
 		// The header's link signs in and returns to the home page.
 		b.signIn("#signin", func(ctx context.Context) error {
 			return chromedp.Do(ctx,
@@ -124,41 +152,64 @@ func TestSignInAndOutThroughStandIn(t *testing.T) {
 		}
 		b.checkCookiesAfterSignIn()
 		b.screenshot("signed-in-typed-name.png")
-		b.signOut()
+		b.signOut("")
 	})
 }
 
-// generateProject renders the project with the idweb-init CLI, run from
-// the repository's root, and returns its directory.
-func generateProject(t *testing.T) string {
-	t.Helper()
-	root := repoRoot(t)
-	dir := filepath.Join(t.TempDir(), "demo")
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	args := append([]string{"run", "./cmd/idweb-init"}, generatorArgs...)
-	args = append(args, "-o", dir)
-	cmd := exec.CommandContext(ctx, "go", args...)
-	cmd.Dir = root
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("generating the project: go %s: %v\n%s", strings.Join(args, " "), err, out)
+// A project that calls a custom API: after sign-in, the page that calls it
+// shows the API's JSON answer (the stand-in serves the API).
+func TestCustomAPIProject(t *testing.T) {
+	chromium := chromiumPath(t)
+	artifacts := artifactsDir(t)
+	p := startProject(t, "custom", generator.Options{
+		API:             "custom",
+		CalledAPIURL:    "https://api.contoso.example",
+		CalledAPIScopes: []string{"api://22222222-0000-4000-8000-000000000002/access_as_user"},
+	}, artifacts)
+	if p.firstPage != "/apis/DownstreamApi" {
+		t.Fatalf("the project's first page is %s, want /apis/DownstreamApi", p.firstPage)
 	}
-	return dir
-}
 
-// repoRoot is the directory of this module's go.mod.
-func repoRoot(t *testing.T) string {
-	t.Helper()
-	out, err := exec.Command("go", "env", "GOMOD").Output()
-	if err != nil {
-		t.Fatalf("go env GOMOD: %v", err)
+	u := p.users[1]
+	b := newBrowser(t, chromium, artifacts, p, trusted)
+	b.signIn("#signin-main", func(ctx context.Context) error {
+		return chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`button[name="user"][value=`+cssString(u.ID)+`]`)))
+	})
+	b.acceptConsent()
+	var answer struct {
+		API               string   `json:"api"`
+		Method            string   `json:"method"`
+		Path              string   `json:"path"`
+		AppOnly           bool     `json:"appOnly"`
+		Subject           string   `json:"subject"`
+		ClientID          string   `json:"clientId"`
+		Name              string   `json:"name"`
+		PreferredUsername string   `json:"preferredUsername"`
+		Scopes            []string `json:"scopes"`
 	}
-	gomod := strings.TrimSpace(string(out))
-	if gomod == "" || gomod == os.DevNull {
-		t.Fatalf("not inside the idweb-init module (go env GOMOD = %q)", gomod)
+	b.step("arrive at the API's page and read its JSON answer", func(ctx context.Context) error {
+		if _, err := b.waitPage(ctx, "#answer", b.onApp(p.firstPage)); err != nil {
+			return err
+		}
+		text, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("#answer")))
+		if err != nil {
+			return err
+		}
+		if err := json.Unmarshal([]byte(text), &answer); err != nil {
+			return fmt.Errorf("#answer is not JSON (%v): %s", err, text)
+		}
+		return nil
+	})
+	want := answer
+	want.API, want.Method, want.Path, want.AppOnly = "DownstreamApi", "GET", "/", false
+	want.Subject, want.Name, want.PreferredUsername = u.ID, u.DisplayName, u.UserPrincipalName
+	want.ClientID, want.Scopes = "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee", []string{"access_as_user"}
+	if fmt.Sprint(answer) != fmt.Sprint(want) {
+		b.fail("the API's answer names the user, the app and the scope", fmt.Errorf("got  %+v\nwant %+v", answer, want))
 	}
-	return filepath.Dir(gomod)
+	b.checkCookiesAfterSignIn()
+	b.screenshot("custom-api.png")
+	b.signOut("")
 }
 
 // chromiumPath is Debian's chromium, or $CHROMIUM_PATH.
@@ -175,15 +226,18 @@ func chromiumPath(t *testing.T) string {
 	return p
 }
 
-// artifactsDir is e2e/browser/artifacts, emptied first so that nothing in
-// it is left over from an earlier run.
+var emptyArtifacts sync.Once
+
+// artifactsDir is e2e/browser/artifacts, emptied once per run so that
+// nothing in it is left over from an earlier one.
 func artifactsDir(t *testing.T) string {
 	t.Helper()
 	dir, err := filepath.Abs("artifacts")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.RemoveAll(dir); err != nil {
+	emptyArtifacts.Do(func() { err = os.RemoveAll(dir) })
+	if err != nil {
 		t.Fatalf("emptying the artifacts directory: %v", err)
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -192,193 +246,15 @@ func artifactsDir(t *testing.T) string {
 	return dir
 }
 
-// standInUser is a test user of the stand-in, as devidp.json lists it.
-type standInUser struct {
-	ID                string `json:"id"`
-	DisplayName       string `json:"displayName"`
-	UserPrincipalName string `json:"userPrincipalName"`
-	Mail              string `json:"mail"`
-	JobTitle          string `json:"jobTitle"`
-	OfficeLocation    string `json:"officeLocation"`
-}
-
-// standInUsers reads the test users from the generated project's
-// devidp.json: the login page offers a button for each, and the stand-in's
-// Graph /me returns them.
-func standInUsers(t *testing.T, dir string) []standInUser {
-	t.Helper()
-	data, err := os.ReadFile(filepath.Join(dir, "devidp.json"))
-	if err != nil {
-		t.Fatalf("reading the stand-in's registration: %v", err)
-	}
-	var reg struct {
-		Users []standInUser `json:"users"`
-	}
-	if err := json.Unmarshal(data, &reg); err != nil {
-		t.Fatalf("devidp.json: %v", err)
-	}
-	if len(reg.Users) == 0 || reg.Users[0].ID == "" || reg.Users[0].DisplayName == "" {
-		t.Fatalf("devidp.json lists no usable test user:\n%s", data)
-	}
-	return reg.Users
-}
-
-// devServer is a running `make dev`.
-type devServer struct {
-	logPath string
-	done    chan struct{} // closed when make exits
-	waitErr error
-}
-
-// startDev runs `make dev` in dir in its own process group, waits until
-// the app and the stand-in answer, and at the end of the test stops the
-// whole group, so that no process outlives the test.
-func startDev(t *testing.T, dir, artifacts string) *devServer {
-	t.Helper()
-	for _, addr := range []string{"127.0.0.1:5000", "[::1]:5000", "127.0.0.1:5443"} {
-		if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
-			c.Close()
-			t.Fatalf("something already listens on %s: stop it (another `make dev`?) so that the suite can run the generated project's", addr)
-		}
-	}
-
-	d := &devServer{logPath: filepath.Join(artifacts, "dev.log"), done: make(chan struct{})}
-	logFile, err := os.Create(d.logPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command("make", "dev")
-	cmd.Dir = dir
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	cmd.Env = devEnv()
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		logFile.Close()
-		t.Fatalf("starting make dev: %v", err)
-	}
-	pgid := cmd.Process.Pid
-	go func() {
-		d.waitErr = cmd.Wait()
-		close(d.done)
-	}()
-	t.Cleanup(func() {
-		stopGroup(t, pgid, d.done)
-		logFile.Close()
-	})
-
-	deadline := time.Now().Add(readyTimeout)
-	probe := &http.Client{
-		Timeout: 2 * time.Second,
-		// The stand-in's certificate is self-signed. Only this readiness
-		// probe skips verification; the app trusts the certificate
-		// through its Development settings.
-		Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}},
-	}
-	defer probe.CloseIdleConnections()
-	for _, u := range []string{idpURL + "/healthz", appURL + "/healthz"} {
-		for {
-			resp, err := probe.Get(u)
-			if err == nil {
-				resp.Body.Close()
-				if resp.StatusCode == http.StatusOK {
-					break
-				}
-				err = fmt.Errorf("status %s", resp.Status)
-			}
-			select {
-			case <-d.done:
-				t.Fatalf("make dev exited (%v) before %s answered; its output:\n%s", d.waitErr, u, tail(d.logPath, 60))
-			default:
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("%s did not answer within %v of `make dev` (last: %v); its output:\n%s", u, readyTimeout, err, tail(d.logPath, 60))
-			}
-			time.Sleep(pollInterval * 2)
-		}
-	}
-	return d
-}
-
-// devEnv is the test's environment without the variables that would move
-// the app off the README's defaults.
-func devEnv() []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		k, _, _ := strings.Cut(kv, "=")
-		switch k {
-		case "PORT", "APP_ENV":
-			continue
-		}
-		env = append(env, kv)
-	}
-	return env
-}
-
-// stopGroup ends the process group pgid: SIGTERM, then SIGKILL to
-// whatever is left after a few seconds. done closes when its leader exits.
-func stopGroup(t *testing.T, pgid int, done <-chan struct{}) {
-	alive := func() bool { return groupAlive(pgid) }
-	waitGone := func(d time.Duration) bool {
-		deadline := time.Now().Add(d)
-		for time.Now().Before(deadline) {
-			select {
-			case <-done:
-				if !alive() {
-					return true
-				}
-			default:
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
-		return !alive()
-	}
-	_ = syscall.Kill(-pgid, syscall.SIGTERM)
-	if waitGone(5 * time.Second) {
-		return
-	}
-	t.Logf("make dev's processes did not stop on SIGTERM within 5s; sending SIGKILL")
-	_ = syscall.Kill(-pgid, syscall.SIGKILL)
-	if !waitGone(5 * time.Second) {
-		t.Errorf("processes of make dev's group %d are still alive after SIGKILL", pgid)
-	}
-	<-done
-}
-
-// groupAlive reports whether a process of group pgid still runs. Zombies
-// do not count: where nothing reaps orphans (PID 1 in some containers) they
-// stay, but they hold no port and use no CPU.
-func groupAlive(pgid int) bool {
-	if syscall.Kill(-pgid, 0) != nil {
-		return false
-	}
-	stats, err := filepath.Glob("/proc/[0-9]*/stat")
-	if err != nil || len(stats) == 0 {
-		return true // no /proc: trust kill
-	}
-	for _, p := range stats {
-		data, err := os.ReadFile(p)
-		if err != nil {
-			continue // gone meanwhile
-		}
-		// pid (comm) state ppid pgrp ...; comm may hold spaces and parens.
-		i := bytes.LastIndexByte(data, ')')
-		if i < 0 {
-			continue
-		}
-		f := strings.Fields(string(data[i+1:]))
-		if len(f) >= 3 && f[2] == strconv.Itoa(pgid) && f[0] != "Z" {
-			return true
-		}
-	}
-	return false
-}
-
 // browser is one headless Chromium with a fresh profile, and what it saw.
 type browser struct {
 	t         *testing.T
 	ctx       context.Context // the tab's context; no deadline
 	artifacts string
-	dev       *devServer
+	p         *project
+	// pageShots makes signIn save screenshots of the stand-in's login
+	// and consent pages (login.png, consent.png).
+	pageShots bool
 
 	mu       sync.Mutex
 	console  []string
@@ -394,7 +270,15 @@ type request struct {
 	extra []*network.EventRequestWillBeSentExtraInfo
 }
 
-func newBrowser(t *testing.T, chromium, artifacts string, dev *devServer) *browser {
+// trust is whether a browser trusts the stand-in's certificate.
+type trust bool
+
+const (
+	trusted   trust = true  // the stand-in's CA, as the README says
+	untrusted trust = false // as on a first run: the certificate warning
+)
+
+func newBrowser(t *testing.T, chromium, artifacts string, p *project, tr trust) *browser {
 	t.Helper()
 	name := regexp.MustCompile(`[^A-Za-z0-9]+`).ReplaceAllString(t.Name(), "-")
 	out, err := os.Create(filepath.Join(artifacts, "chromium-"+name+".log"))
@@ -417,38 +301,25 @@ func newBrowser(t *testing.T, chromium, artifacts string, dev *devServer) *brows
 		chromedp.Flag("disable-background-networking", true),
 		chromedp.Flag("disable-component-update", true),
 		chromedp.Flag("disable-sync", true),
-		// The stand-in's certificate is self-signed. Only the browser
-		// needs this; the app trusts the certificate itself.
-		chromedp.IgnoreCertErrors,
 		chromedp.WindowSize(1280, 900),
 		chromedp.CombinedOutput(out),
 	)
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancelTab := chromedp.NewContext(allocCtx)
-	b := &browser{t: t, ctx: ctx, artifacts: artifacts, dev: dev, requests: map[network.RequestID]*request{}}
-
-	var wg sync.WaitGroup
-	t.Cleanup(func() {
-		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		defer cancel()
-		_ = chromedp.Cancel(cctx)
-		cancelTab()
-		cancelAlloc() // waits for the browser process to exit
-		wg.Wait()
-	})
-
-	// Start the browser on a context without a deadline (a deadline on the
-	// first run would end the browser with it), but do not wait forever.
-	started := make(chan error, 1)
-	go func() { started <- chromedp.Do(ctx) }()
-	select {
-	case err := <-started:
-		if err != nil {
-			t.Fatalf("starting Chromium (%s): %v\nits output:\n%s", chromium, err, tail(out.Name(), 40))
+	// Chromium on Linux trusts what $HOME/.pki/nssdb trusts; a HOME of
+	// the test's keeps the machine's own trust out either way.
+	home := t.TempDir()
+	if tr == trusted {
+		if h := trustCA(t, p); h != "" {
+			home = h
+		} else {
+			t.Logf("certutil is not installed (apt-get install libnss3-tools): Chromium ignores certificate errors for the stand-in's key instead of trusting its CA")
+			opts = append(opts, chromedp.Flag("ignore-certificate-errors-spki-list", p.spki()))
 		}
-	case <-time.After(stepTimeout):
-		t.Fatalf("Chromium (%s) did not start within %v; its output:\n%s", chromium, stepTimeout, tail(out.Name(), 40))
 	}
+	opts = append(opts, chromedp.Env("HOME="+home))
+	var wg sync.WaitGroup
+	t.Cleanup(wg.Wait) // after the browser's end: cleanups run last first
+	ctx := startChromium(t, chromium, out, opts)
+	b := &browser{t: t, ctx: ctx, artifacts: artifacts, p: p, requests: map[network.RequestID]*request{}}
 
 	// The page's console: console API calls, uncaught exceptions and the
 	// browser's log (runtime.consoleAPICalled, runtime.exceptionThrown,
@@ -472,6 +343,45 @@ func newBrowser(t *testing.T, chromium, artifacts string, dev *devServer) *brows
 		t.Fatalf("listening to the page's network events: %v", err)
 	}
 	return b
+}
+
+// startChromium starts Chromium and returns the context of its tab, which
+// ends with the test. Chromium (148, in a container) now and then crashes
+// as it starts, before it listens for DevTools; a second try is made then.
+func startChromium(t *testing.T, chromium string, out *os.File, opts []chromedp.ExecAllocatorOption) context.Context {
+	t.Helper()
+	for try := 1; ; try++ {
+		allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+		ctx, cancelTab := chromedp.NewContext(allocCtx)
+		stop := func() {
+			cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			defer cancel()
+			_ = chromedp.Cancel(cctx)
+			cancelTab()
+			cancelAlloc() // waits for the browser process to exit
+		}
+		// Start the browser on a context without a deadline (a deadline
+		// on the first run would end the browser with it), but do not
+		// wait forever.
+		started := make(chan error, 1)
+		go func() { started <- chromedp.Do(ctx) }()
+		var err error
+		select {
+		case err = <-started:
+		case <-time.After(stepTimeout):
+			err = fmt.Errorf("not started within %v", stepTimeout)
+		}
+		if err == nil {
+			t.Cleanup(stop)
+			return ctx
+		}
+		stop()
+		if try == 2 {
+			t.Fatalf("starting Chromium (%s), twice: %v\nits output:\n%s", chromium, err, tail(out.Name(), 60))
+		}
+		t.Logf("Chromium did not start (%v); trying again", err)
+		fmt.Fprintf(out, "\n--- the test: Chromium did not start (%v); trying again\n", err)
+	}
 }
 
 // onEvent records network events. It runs in the tab's read loop: it only
@@ -538,7 +448,7 @@ func (b *browser) step(name string, f func(ctx context.Context) error) {
 }
 
 // fail ends the test with the step, the page's URL, the console, the
-// document requests, the last page's HTML and the tail of make dev's
+// document requests, the last page's HTML and the tail of the dev command's
 // output, and saves them (and a screenshot) in the artifacts.
 func (b *browser) fail(step string, err error) {
 	b.t.Helper()
@@ -569,8 +479,8 @@ func (b *browser) fail(step string, err error) {
 	}
 
 	prefix := filepath.Join(b.artifacts, "failure-"+regexp.MustCompile(`[^A-Za-z0-9]+`).ReplaceAllString(b.t.Name(), "-"))
-	report := fmt.Sprintf("step %q did not arrive: %v\n\ncurrent URL: %s\n\nbrowser console:\n%s\n\ndocument requests:\n%s\n\nlast page's HTML:\n%s\n\nmake dev's output (last lines, all in %s):\n%s",
-		step, err, loc, console, docs, html, b.dev.logPath, tail(b.dev.logPath, 30))
+	report := fmt.Sprintf("step %q did not arrive: %v\n\ncurrent URL: %s\n\nbrowser console:\n%s\n\ndocument requests:\n%s\n\nlast page's HTML:\n%s\n\nthe dev command's output (last lines, all in %s):\n%s",
+		step, err, loc, console, docs, html, b.p.logPath, tail(b.p.logPath, 30))
 	_ = os.WriteFile(prefix+".txt", []byte(report), 0o644)
 	_ = os.WriteFile(prefix+".html", []byte(html), 0o644)
 	if shot, serr := chromedp.Run(ctx, chromedp.FullScreenshot(100)); serr == nil {
@@ -628,37 +538,43 @@ func (b *browser) waitPage(ctx context.Context, selector string, wantURL func(*u
 	}
 }
 
-func onApp(path string) func(*url.URL) bool {
+func (b *browser) onApp(path string) func(*url.URL) bool {
 	return func(u *url.URL) bool {
-		return u.Scheme == "http" && u.Host == "localhost:5000" && u.Path == path
+		return u.Scheme == "http" && u.Host == b.p.appHost && u.Path == path
 	}
 }
 
-func onStandIn(u *url.URL) bool {
-	return u.Scheme == "https" && u.Host == "127.0.0.1:5443"
+func (b *browser) onStandIn(u *url.URL) bool {
+	return u.Scheme == "https" && u.Host == b.p.idpHost
 }
 
 // loginForm matches the stand-in's login page: a button per test user and
 // a field to type a name.
 const loginForm = `input[name="name"]`
 
+// open opens the app's home page, signed out.
+func (b *browser) open() {
+	b.t.Helper()
+	b.step("open the app's home page", func(ctx context.Context) error {
+		if err := chromedp.Do(ctx, chromedp.Navigate(b.p.appURL+"/")); err != nil {
+			return err
+		}
+		_, err := b.waitPage(ctx, "#signin", b.onApp("/"))
+		return err
+	})
+}
+
 // signIn opens the app, clicks the "Sign in" link link, checks that the
 // stand-in's login page comes (an authorization request with
 // response_mode=form_post) and answers it with choose.
 func (b *browser) signIn(link string, choose func(ctx context.Context) error) {
 	b.t.Helper()
-	b.step("open the app's home page", func(ctx context.Context) error {
-		if err := chromedp.Do(ctx, chromedp.Navigate(appURL+"/")); err != nil {
-			return err
-		}
-		_, err := b.waitPage(ctx, link, onApp("/"))
-		return err
-	})
+	b.open()
 	b.step("click Sign in ("+link+") and arrive at the stand-in's login page", func(ctx context.Context) error {
 		if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(link))); err != nil {
 			return err
 		}
-		u, err := b.waitPage(ctx, loginForm, onStandIn)
+		u, err := b.waitPage(ctx, loginForm, b.onStandIn)
 		if err != nil {
 			return err
 		}
@@ -666,18 +582,71 @@ func (b *browser) signIn(link string, choose func(ctx context.Context) error) {
 		if got := q.Get("response_mode"); got != "form_post" {
 			return fmt.Errorf("authorization request %s has response_mode=%q, want form_post", u, got)
 		}
-		if got := q.Get("redirect_uri"); got != appURL+"/signin-oidc" {
-			return fmt.Errorf("authorization request %s has redirect_uri=%q, want %s/signin-oidc", u, got, appURL)
+		if got, want := q.Get("redirect_uri"), b.p.appURL+"/signin-oidc"; got != want {
+			return fmt.Errorf("authorization request %s has redirect_uri=%q, want %s", u, got, want)
 		}
 		return nil
 	})
+	if b.pageShots {
+		b.screenshot("login.png")
+	}
 	b.step("answer the login page", func(ctx context.Context) error {
 		if err := choose(ctx); err != nil {
 			return err
 		}
-		_, err := b.waitPage(ctx, `button[name="consent"][value="accept"]`, onStandIn)
+		_, err := b.waitPage(ctx, `button[name="consent"][value="accept"]`, b.onStandIn)
 		return err
 	})
+	if b.pageShots {
+		b.screenshot("consent.png")
+	}
+}
+
+// chooseUser presses the login page's button of u.
+func (b *browser) chooseUser(u standInUser) {
+	b.t.Helper()
+	b.step("choose "+u.DisplayName+" on the login page", func(ctx context.Context) error {
+		if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`button[name="user"][value=`+cssString(u.ID)+`]`))); err != nil {
+			return err
+		}
+		_, err := b.waitPage(ctx, `button[name="consent"][value="accept"]`, b.onStandIn)
+		return err
+	})
+}
+
+// waitWarning waits for Chromium's certificate warning for the stand-in:
+// "Your connection is not private", NET::ERR_CERT_AUTHORITY_INVALID, with
+// its Advanced button.
+func (b *browser) waitWarning(ctx context.Context) error {
+	var last string
+	for {
+		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		s, err := chromedp.Run(pctx, chromedp.Evaluate[string](`location.href + "\n" + (document.querySelector("#details-button") ? "details " : "") + (document.body ? document.body.innerText : "")`))
+		cancel()
+		if err == nil {
+			last = s
+			// The warning is an error page of its own URL that names the
+			// host.
+			href, text, _ := strings.Cut(s, "\n")
+			host, _, _ := strings.Cut(b.p.idpHost, ":")
+			if strings.HasPrefix(href, "chrome-error://") && strings.HasPrefix(text, "details ") && strings.Contains(text, " "+host+" ") &&
+				strings.Contains(text, "Your connection is not private") && strings.Contains(text, "NET::ERR_CERT_AUTHORITY_INVALID") {
+				return nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%w waiting for the certificate warning; last look: %q", ctx.Err(), last)
+		case <-time.After(pollInterval):
+		}
+	}
+}
+
+// clearFailure forgets a failed document load (the certificate error).
+func (b *browser) clearFailure() {
+	b.mu.Lock()
+	b.failed = ""
+	b.mu.Unlock()
 }
 
 // acceptConsent accepts the stand-in's consent page.
@@ -693,7 +662,7 @@ func (b *browser) acceptConsent() {
 func (b *browser) waitSignedInHome(displayName string) {
 	b.t.Helper()
 	b.step("form_post back to the app's home page, signed in", func(ctx context.Context) error {
-		if _, err := b.waitPage(ctx, "#signout", onApp("/")); err != nil {
+		if _, err := b.waitPage(ctx, "#signout", b.onApp("/")); err != nil {
 			return err
 		}
 		who, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("header .who")))
@@ -714,7 +683,7 @@ func (b *browser) waitProfile(displayName string) map[string]string {
 	b.t.Helper()
 	var fields map[string]string
 	b.step("arrive at the profile page", func(ctx context.Context) error {
-		if _, err := b.waitPage(ctx, "#displayName", onApp("/profile")); err != nil {
+		if _, err := b.waitPage(ctx, "#displayName", b.onApp("/profile")); err != nil {
 			return err
 		}
 		var err error
@@ -744,7 +713,7 @@ func (b *browser) checkCookiesAfterSignIn() {
 		if err := b.checkCallbackRequest(); err != nil {
 			return err
 		}
-		res, err := chromedp.Call(ctx, network.GetCookies, network.GetCookiesParams{URLs: []string{appURL + "/"}})
+		res, err := chromedp.Call(ctx, network.GetCookies, network.GetCookiesParams{URLs: []string{b.p.appURL + "/"}})
 		if err != nil {
 			return err
 		}
@@ -760,7 +729,7 @@ func (b *browser) checkCookiesAfterSignIn() {
 			}
 		}
 		if session == nil {
-			return fmt.Errorf("no idweb.session cookie for %s (cookies: %v)", appURL, names)
+			return fmt.Errorf("no idweb.session cookie for %s (cookies: %v)", b.p.appURL, names)
 		}
 		if !session.HTTPOnly {
 			return errors.New("the idweb.session cookie is not HttpOnly")
@@ -774,7 +743,7 @@ func (b *browser) checkCookiesAfterSignIn() {
 func (b *browser) checkCallbackRequest() error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	want := "POST " + appURL + "/signin-oidc"
+	want := "POST " + b.p.appURL + "/signin-oidc"
 	for _, r := range b.requests {
 		for i, hop := range r.hops {
 			if hop != want {
@@ -835,21 +804,22 @@ func (b *browser) screenshot(name string) {
 		if err := os.WriteFile(p, buf, 0o644); err != nil {
 			return err
 		}
-		b.t.Logf("screenshot of the signed-in page: %s (%dx%d)", p, cfg.Width, cfg.Height)
+		b.t.Logf("screenshot: %s (%dx%d)", p, cfg.Width, cfg.Height)
 		return nil
 	})
 }
 
 // signOut clicks "Sign out", expects the app's signed-out page after the
 // round trip through the stand-in's logout endpoint, and checks that the
-// session is gone: the profile sends the browser to sign in again.
-func (b *browser) signOut() {
+// session is gone: the first page sends the browser to sign in again.
+// With a name, the signed-out page's screenshot is saved as name.
+func (b *browser) signOut(screenshot string) {
 	b.t.Helper()
 	b.step("sign out and arrive at the signed-out page", func(ctx context.Context) error {
 		if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS("#signout"))); err != nil {
 			return err
 		}
-		if _, err := b.waitPage(ctx, "#signed-out", onApp("/signout-callback-oidc")); err != nil {
+		if _, err := b.waitPage(ctx, "#signed-out", b.onApp("/signout-callback-oidc")); err != nil {
 			return err
 		}
 		text, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector("#signed-out").textContent`))
@@ -859,7 +829,7 @@ func (b *browser) signOut() {
 		if !strings.Contains(text, "You have signed out") {
 			return fmt.Errorf("#signed-out says %q, want \"You have signed out\"", text)
 		}
-		res, err := chromedp.Call(ctx, network.GetCookies, network.GetCookiesParams{URLs: []string{appURL + "/"}})
+		res, err := chromedp.Call(ctx, network.GetCookies, network.GetCookiesParams{URLs: []string{b.p.appURL + "/"}})
 		if err != nil {
 			return err
 		}
@@ -870,11 +840,14 @@ func (b *browser) signOut() {
 		}
 		return nil
 	})
-	b.step("the profile asks to sign in again", func(ctx context.Context) error {
-		if err := chromedp.Do(ctx, chromedp.Navigate(appURL+"/profile")); err != nil {
+	if screenshot != "" {
+		b.screenshot(screenshot)
+	}
+	b.step(b.p.firstPage+" asks to sign in again", func(ctx context.Context) error {
+		if err := chromedp.Do(ctx, chromedp.Navigate(b.p.appURL+b.p.firstPage)); err != nil {
 			return err
 		}
-		_, err := b.waitPage(ctx, loginForm, onStandIn)
+		_, err := b.waitPage(ctx, loginForm, b.onStandIn)
 		return err
 	})
 }
