@@ -2,11 +2,14 @@ package main
 
 import (
 	"context"
+	"io"
+	"log/slog"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
+	"example.com/demo/internal/config"
 	"example.com/demo/internal/devidp"
 )
 
@@ -66,5 +69,27 @@ func TestNoSignInLoop(t *testing.T) {
 	resp, _ = get(t, c, e.appURL+firstPage)
 	if resp.StatusCode != http.StatusFound {
 		t.Fatalf("a later attempt: %s, want a new sign-in", resp.Status)
+	}
+}
+
+// Settings that would make the app call an API without a token, or in
+// clear, or not at all stop it at start-up with an error naming the key;
+// Microsoft.Identity.Web would call the API anonymously (its issue #2253).
+func TestBadAPISettingsStopTheApp(t *testing.T) {
+	e := newEnv(t, testUsers)
+	const key = "MicrosoftGraph"
+	envKey := strings.ReplaceAll(key, ":", "__")
+	for _, tt := range []struct{ env, want string }{
+		{envKey + "__Scopes=" + "user.read", key + ":Scopes must be an array of strings"},
+		{envKey + "__BaseUrl=http://api.contoso.example", key + `:BaseUrl "http://api.contoso.example" must use https`},
+	} {
+		environ := append([]string{"Session__EncryptionKey=" + sessionKey, tt.env}, e.credEnv...)
+		cfg, err := config.Load(e.dir, config.Development, environ)
+		if err == nil {
+			_, err = newApp(context.Background(), cfg, e.cache, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		}
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%s: the app starts with %v, want an error containing %q", tt.env, err, tt.want)
+		}
 	}
 }

@@ -1,5 +1,5 @@
 // Command my-app is a web app that signs users in with Microsoft Entra ID and
-// calls Orders, Stock, Reports on their behalf.
+// calls Orders, Stock and Reports on their behalf.
 //
 // Settings come from appsettings.json, appsettings.{APP_ENV}.json and the
 // environment (see README.md). PORT sets the port (default 5000).

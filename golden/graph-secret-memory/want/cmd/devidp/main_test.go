@@ -3,18 +3,25 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"io"
 	"log/slog"
+	"math/big"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -38,14 +45,17 @@ func TestInitCreatesAndReusesState(t *testing.T) {
 		t.Errorf("state dir mode %v, %v", fi.Mode(), err)
 	}
 	contents := map[string][]byte{}
-	for _, name := range []string{"cert.pem", "key.pem", "signing-key.pem", "client-secret"} {
+	for name, mode := range map[string]os.FileMode{
+		"ca.pem": 0o644, "ca-key.pem": 0o600, "cert.pem": 0o644, "key.pem": 0o600,
+		"signing-key.pem": 0o600, "client-secret": 0o600,
+	} {
 		p := filepath.Join(dir, name)
 		fi, err := os.Stat(p)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if fi.Mode().Perm() != 0o600 {
-			t.Errorf("%s mode %v, want 0600", name, fi.Mode().Perm())
+		if fi.Mode().Perm() != mode {
+			t.Errorf("%s mode %v, want %v", name, fi.Mode().Perm(), mode)
 		}
 		contents[name], _ = os.ReadFile(p)
 	}
@@ -58,20 +68,43 @@ func TestInitCreatesAndReusesState(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := st.cert.Leaf
-	if !c.IsCA || c.KeyUsage != x509.KeyUsageCertSign|x509.KeyUsageDigitalSignature {
-		t.Errorf("IsCA %v KeyUsage %v", c.IsCA, c.KeyUsage)
+	if c.IsCA || c.KeyUsage != x509.KeyUsageDigitalSignature {
+		t.Errorf("server certificate: IsCA %v KeyUsage %v", c.IsCA, c.KeyUsage)
 	}
 	if d := c.NotAfter.Sub(time.Now()); d < 364*24*time.Hour || d > 366*24*time.Hour {
 		t.Errorf("validity %v", d)
 	}
+	if !st.ca.IsCA || !st.ca.MaxPathLenZero || st.ca.KeyUsage&x509.KeyUsageCertSign == 0 {
+		t.Errorf("CA: IsCA %v MaxPathLenZero %v KeyUsage %v", st.ca.IsCA, st.ca.MaxPathLenZero, st.ca.KeyUsage)
+	}
+	if d := st.ca.NotAfter.Sub(time.Now()); d < 9*365*24*time.Hour {
+		t.Errorf("CA validity %v", d)
+	}
 	if st.signingKey.N.BitLen() != 2048 {
 		t.Errorf("signing key %d bits", st.signingKey.N.BitLen())
 	}
+	// Trusting ca.pem, and only it, makes the certificate valid for the
+	// loopback names, as a browser with the CA in its trust store sees it.
 	roots := x509.NewCertPool()
-	roots.AddCert(c)
+	if !roots.AppendCertsFromPEM(contents["ca.pem"]) {
+		t.Fatal("ca.pem holds no certificate")
+	}
 	for _, name := range []string{"localhost", "127.0.0.1", "::1"} {
 		if _, err := c.Verify(x509.VerifyOptions{Roots: roots, DNSName: name}); err != nil {
 			t.Errorf("certificate not valid for %s: %v", name, err)
+		}
+	}
+	if len(st.cert.Certificate) != 2 || !bytes.Equal(st.cert.Certificate[1], st.ca.Raw) {
+		t.Error("cert.pem is not the certificate followed by the CA's")
+	}
+	// The output says what to trust, with fingerprints to check.
+	for _, want := range []string{
+		filepath.Join(dir, "cert.pem") + " (SHA-256 " + fingerprint(c) + ")",
+		filepath.Join(dir, "ca.pem") + " (" + strconv.Quote(st.ca.Subject.CommonName) + ", SHA-256 " + fingerprint(st.ca) + ")",
+		trustCommand(runtime.GOOS, filepath.Join(dir, "ca.pem"), st.ca.Subject.CommonName),
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, out.String())
 		}
 	}
 
@@ -86,21 +119,134 @@ func TestInitCreatesAndReusesState(t *testing.T) {
 	}
 }
 
-func TestExpiredCertificateIsReplaced(t *testing.T) {
-	dir := t.TempDir()
-	old, err := loadState(dir, time.Now().Add(-2*365*24*time.Hour), discard)
+// The CA guards against its key leaking: it can vouch for loopback names
+// only, and cannot make other CAs.
+func TestCAIsConstrainedToLoopback(t *testing.T) {
+	st, err := loadState(t.TempDir(), time.Now(), discard)
 	if err != nil {
 		t.Fatal(err)
 	}
+	caKey, err := loadOrCreateCAKey(filepath.Join(st.dir, "ca-key.pem"), discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	roots := x509.NewCertPool()
+	roots.AddCert(st.ca)
+	issue := func(tmpl, parent *x509.Certificate, parentKey *ecdsa.PrivateKey) (*x509.Certificate, *ecdsa.PrivateKey) {
+		t.Helper()
+		key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		tmpl.SerialNumber = big.NewInt(2)
+		tmpl.NotBefore, tmpl.NotAfter = time.Now().Add(-time.Hour), time.Now().Add(time.Hour)
+		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}
+		der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, &key.PublicKey, parentKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := x509.ParseCertificate(der)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c, key
+	}
+	for _, tmpl := range []*x509.Certificate{
+		{DNSNames: []string{"login.microsoftonline.com"}},
+		{IPAddresses: []net.IP{net.IPv4(10, 0, 0, 1)}},
+	} {
+		c, _ := issue(tmpl, st.ca, caKey)
+		if _, err := c.Verify(x509.VerifyOptions{Roots: roots}); err == nil {
+			t.Errorf("the CA vouches for %v %v", c.DNSNames, c.IPAddresses)
+		}
+	}
+	sub, subKey := issue(&x509.Certificate{IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}, st.ca, caKey)
+	leaf, _ := issue(&x509.Certificate{DNSNames: []string{"localhost"}}, sub, subKey)
+	inter := x509.NewCertPool()
+	inter.AddCert(sub)
+	if _, err := leaf.Verify(x509.VerifyOptions{Roots: roots, Intermediates: inter}); err == nil {
+		t.Error("the CA can make another CA")
+	}
+	// The test's own certificates are sound: one for localhost verifies.
+	ok, _ := issue(&x509.Certificate{DNSNames: []string{"localhost"}}, st.ca, caKey)
+	if _, err := ok.Verify(x509.VerifyOptions{Roots: roots}); err != nil {
+		t.Errorf("a certificate for localhost: %v", err)
+	}
+}
+
+// Certificates are renewed before they expire without a new CA (nothing
+// to trust again); an expiring CA is replaced, and so is the certificate.
+func TestExpiringCertificatesAreReplaced(t *testing.T) {
+	dir := t.TempDir()
+	now := time.Now()
+	old, err := loadState(dir, now.Add(-2*365*24*time.Hour), discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := loadState(dir, now, discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !st.cert.Leaf.NotAfter.After(now.Add(300 * 24 * time.Hour)) {
+		t.Errorf("certificate not renewed: %v", st.cert.Leaf.NotAfter)
+	}
+	if !st.ca.Equal(old.ca) {
+		t.Error("renewing the certificate replaced the CA")
+	}
+	if st.clientSecret != old.clientSecret || !st.signingKey.Equal(old.signingKey) {
+		t.Error("renewing the certificate changed the secret or the signing key")
+	}
+
+	later, err := loadState(dir, old.ca.NotAfter.Add(-time.Hour), discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if later.ca.Equal(st.ca) || !later.ca.NotAfter.After(old.ca.NotAfter) {
+		t.Errorf("expiring CA not replaced (not after %v)", later.ca.NotAfter)
+	}
+	if later.ca.Subject.CommonName != st.ca.Subject.CommonName {
+		t.Errorf("the renewed CA is called %q, was %q", later.ca.Subject.CommonName, st.ca.Subject.CommonName)
+	}
+	if err := later.cert.Leaf.CheckSignatureFrom(later.ca); err != nil {
+		t.Errorf("certificate not reissued by the new CA: %v", err)
+	}
+}
+
+// State written by an older devidp (a self-signed certificate, no CA) gets
+// a CA and a certificate issued by it.
+func TestSelfSignedCertificateIsReissued(t *testing.T) {
+	dir := t.TempDir()
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(300 * 24 * time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
+		DNSNames: []string{"localhost"}, IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kder, _ := x509.MarshalPKCS8PrivateKey(key)
+	os.WriteFile(filepath.Join(dir, "cert.pem"), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600)
+	os.WriteFile(filepath.Join(dir, "key.pem"), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder}), 0o600)
+
 	st, err := loadState(dir, time.Now(), discard)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !st.cert.Leaf.NotAfter.After(time.Now().Add(300 * 24 * time.Hour)) {
-		t.Errorf("certificate not renewed: %v", st.cert.Leaf.NotAfter)
+	if st.cert.Leaf.IsCA || st.cert.Leaf.CheckSignatureFrom(st.ca) != nil {
+		t.Error("the self-signed certificate was kept")
 	}
-	if st.clientSecret != old.clientSecret || !st.signingKey.Equal(old.signingKey) {
-		t.Error("renewing the certificate changed the secret or the signing key")
+}
+
+func TestTrustCommand(t *testing.T) {
+	const name = "devidp development CA 0a1b2c3d"
+	for _, tt := range []struct{ goos, file, want string }{
+		{"linux", ".devidp/ca.pem", "mkdir -p ~/.pki/nssdb && certutil -d sql:$HOME/.pki/nssdb -A -t C,, -n devidp-development-CA-0a1b2c3d -i .devidp/ca.pem"},
+		{"linux", "/home/me/my app/.devidp/ca.pem", "mkdir -p ~/.pki/nssdb && certutil -d sql:$HOME/.pki/nssdb -A -t C,, -n devidp-development-CA-0a1b2c3d -i '/home/me/my app/.devidp/ca.pem'"},
+		{"darwin", ".devidp/ca.pem", "security add-trusted-cert -r trustRoot -k ~/Library/Keychains/login.keychain-db .devidp/ca.pem"},
+		{"windows", `.devidp\ca.pem`, `certutil -user -addstore Root ".devidp\ca.pem"`},
+	} {
+		if got := trustCommand(tt.goos, tt.file, name); got != tt.want {
+			t.Errorf("trustCommand(%s, %s) =\n%s\nwant\n%s", tt.goos, tt.file, got, tt.want)
+		}
 	}
 }
 

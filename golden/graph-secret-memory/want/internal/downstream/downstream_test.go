@@ -6,11 +6,10 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"testing"
 
 	"example.com/demo/internal/config"
+	"example.com/demo/internal/config/configtest"
 	"example.com/demo/internal/downstream"
 	"example.com/demo/internal/downstream/callertest"
 )
@@ -18,16 +17,9 @@ import (
 // settings loads a configuration with the given DownstreamApis.
 func settings(t *testing.T, apis string) *config.Config {
 	t.Helper()
-	dir := t.TempDir()
 	doc := `{"AzureAd": {"TenantId": "11111111-2222-3333-4444-555555555555", "ClientId": "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee",
 		"ClientCredentials": [{"SourceType": "ClientSecret"}]}, "DownstreamApis": ` + apis + `}`
-	if err := os.WriteFile(filepath.Join(dir, "appsettings.json"), []byte(doc), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := config.Load(dir, config.Development, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := configtest.Load(t, config.Development, doc)
 	return cfg
 }
 

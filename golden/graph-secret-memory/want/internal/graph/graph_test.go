@@ -4,28 +4,20 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"testing"
 
 	"example.com/demo/internal/config"
+	"example.com/demo/internal/config/configtest"
 	"example.com/demo/internal/downstream"
 	"example.com/demo/internal/downstream/callertest"
 )
 
 func newClient(t *testing.T, tokens downstream.TokenSource, baseURL string, client *http.Client) *Client {
 	t.Helper()
-	dir := t.TempDir()
 	doc := `{"AzureAd": {"TenantId": "11111111-2222-3333-4444-555555555555", "ClientId": "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee",
 		"ClientCredentials": [{"SourceType": "ClientSecret"}]},
 		"MicrosoftGraph": {"BaseUrl": "` + baseURL + `", "Scopes": ["user.read"]}}`
-	if err := os.WriteFile(filepath.Join(dir, "appsettings.json"), []byte(doc), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := config.Load(dir, config.Development, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := configtest.Load(t, config.Development, doc)
 	api, err := downstream.New(cfg, Section, tokens, client)
 	if err != nil {
 		t.Fatal(err)

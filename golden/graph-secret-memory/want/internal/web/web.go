@@ -155,8 +155,12 @@ func (a *App) fail(w http.ResponseWriter, r *http.Request, err error) {
 		api, status, code := refused.APIStatus()
 		if status/100 == 4 {
 			a.log.Warn("an API refused the request", "api", api, "err", err)
+			answer := fmt.Sprintf("%s answered %d", api, status)
+			if code != "" { // not every API answers with an error code
+				answer += " " + code
+			}
 			a.renderError(w, r, http.StatusBadGateway, "The API refused the request",
-				fmt.Sprintf("%s answered %d %s. You may need to sign in again or ask an administrator for consent.", api, status, code))
+				answer+". You may need to sign in again or ask an administrator for consent.")
 			return
 		}
 		a.log.Error("an API failed", "api", api, "err", err)
@@ -236,7 +240,12 @@ func (a *App) signedOut(w http.ResponseWriter, r *http.Request) {
 
 func (a *App) renderError(w http.ResponseWriter, r *http.Request, status int, title, msg string) {
 	w.Header().Set("Cache-Control", "no-store")
-	a.render(w, r, status, errorPage, pageData{Title: title, Message: msg, Status: status})
+	d := pageData{Title: title, Message: msg, Status: status}
+	// A signed-in user keeps seeing who they are and how to sign out.
+	if u, ok := a.cookies.User(r); ok {
+		d.User = &u
+	}
+	a.render(w, r, status, errorPage, d)
 }
 
 // securityHeaders sets headers that keep the pages from being framed,

@@ -2,15 +2,27 @@
 // internal/devidp) over HTTPS on a loopback address, for development only.
 //
 // On first run it creates its state directory (default .devidp) with a
-// self-signed certificate (cert.pem, key.pem), an RSA token signing key
+// local certificate authority (ca.pem, ca-key.pem), a TLS certificate it
+// issues from that CA (cert.pem, key.pem), an RSA token signing key
 // (signing-key.pem) and a random client secret (client-secret), which is
 // the secret of every client in devidp.json that has no clientSecret.
-// Later runs reuse them, regenerating the certificate once it expires.
+// Later runs reuse them, issuing a new certificate before the old one
+// expires. Browsers accept the certificate once the CA is trusted; the
+// command to trust it is printed at start-up, with the fingerprints.
 //
 // The protected APIs registered in devidp.json ("apis") are served at
 // https://<addr>/apis/<name>/; their URLs are printed at start-up.
 //
-//	devidp [--addr 127.0.0.1:5443] [--config devidp.json] [--state-dir .devidp] [--init]
+// Given a command (after --), devidp runs it once it listens, with
+// APP_ENV=Development, and stops with it: make dev is
+//
+//	bin/devidp -- bin/app
+//
+// Ctrl-C stops both (exit status 0); when the command fails, devidp stops
+// and exits with its status; when devidp cannot start (its port is taken),
+// the command is not started.
+//
+//	devidp [--addr 127.0.0.1:5443] [--config devidp.json] [--state-dir .devidp] [--init] [-- command [args...]]
 package main
 
 import (
@@ -25,6 +37,8 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
+	"runtime"
 	"strings"
 	"syscall"
 	"time"
@@ -33,16 +47,28 @@ import (
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	defer stop()
-	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			os.Exit(2)
-		}
+	foreground = takeTerminal
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	var exit exitStatus
+	switch {
+	case err == nil:
+	case errors.Is(err, flag.ErrHelp):
+		os.Exit(2)
+	case errors.As(err, &exit):
+		// The command said why it failed.
+		os.Exit(int(exit))
+	default:
 		fmt.Fprintln(os.Stderr, "devidp:", err)
 		os.Exit(1)
 	}
 }
+
+// exitStatus is the failing status of the command devidp ran.
+type exitStatus int
+
+func (e exitStatus) Error() string { return fmt.Sprintf("the command exited with status %d", int(e)) }
 
 // run is main without the process globals, for tests.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -50,17 +76,21 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.SetOutput(stderr)
 	addr := fs.String("addr", "127.0.0.1:5443", "`host:port` to listen on; loopback addresses only")
 	configPath := fs.String("config", "devidp.json", "registration `file`: tenant, clients, test users and APIs")
-	stateDir := fs.String("state-dir", ".devidp", "`directory` for the TLS certificate, the signing key and the client secret")
+	stateDir := fs.String("state-dir", ".devidp", "`directory` for the local CA, the TLS certificate, the signing key and the client secret")
 	initOnly := fs.Bool("init", false, "create the state directory and exit")
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: devidp [flags]\n\nA local stand-in for Microsoft Entra ID, for development only.\n\nFlags:\n")
+		fmt.Fprintf(fs.Output(), "Usage: devidp [flags] [-- command [args...]]\n\n"+
+			"A local stand-in for Microsoft Entra ID, for development only.\n"+
+			"With a command (the app), devidp starts it with APP_ENV=Development once it\n"+
+			"listens, and stops when it stops; Ctrl-C stops both.\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
+	command := fs.Args()
+	if *initOnly && len(command) > 0 {
+		return fmt.Errorf("--init takes no command (got %s)", strings.Join(command, " "))
 	}
 	host, err := checkLoopback(*addr)
 	if err != nil {
@@ -73,8 +103,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	if *initOnly {
-		fmt.Fprintf(stdout, "devidp: state ready in %s (certificate %s valid until %s; client secret in %s)\n",
-			st.dir, st.certFile, st.cert.Leaf.NotAfter.Format(time.DateOnly), st.secretFile)
+		fmt.Fprintf(stdout, "devidp: state ready in %s (client secret in %s)\n", st.dir, st.secretFile)
+		printTrust(stdout, st)
 		return nil
 	}
 
@@ -119,24 +149,87 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, "devidp: API %s at %s/apis/%s/ (app ID URI %s; scopes: %s; app roles: %s)\n",
 			a.Name, base, a.Name, a.AppIDURI, listOrNone(a.Scopes), listOrNone(a.AppRoles))
 	}
+	printTrust(stdout, st)
 
 	errc := make(chan error, 1)
 	go func() { errc <- hs.ServeTLS(ln, "", "") }()
+	shutdown := func() error {
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := hs.Shutdown(sctx); err != nil {
+			return err
+		}
+		if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
+		return nil
+	}
+
+	if len(command) > 0 {
+		app, err := startCommand(command, stdout, stderr)
+		if err != nil {
+			shutdown()
+			return err
+		}
+		defer app.restore()
+		select {
+		case <-app.done:
+			// The app stopped on its own (a taken port, say): it said why.
+			if err := shutdown(); err != nil {
+				return err
+			}
+			return app.status()
+		case <-ctx.Done():
+			// Ctrl-C: the app got it too (same process group); a signal
+			// sent to devidp alone is passed on.
+			app.stop(15 * time.Second)
+			return shutdown()
+		case err := <-errc:
+			app.stop(15 * time.Second)
+			return err
+		}
+	}
+
 	select {
 	case err := <-errc:
 		return err
 	case <-ctx.Done():
 	}
-	logger.Info("shutting down")
-	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := hs.Shutdown(sctx); err != nil {
-		return err
+	return shutdown()
+}
+
+// printTrust prints the certificate's and the CA's fingerprints and the
+// command that makes this system's browsers trust the CA.
+func printTrust(w io.Writer, st *state) {
+	fmt.Fprintf(w, "devidp: TLS certificate %s (SHA-256 %s), issued by this project's local CA %s (%q, SHA-256 %s)\n",
+		st.certFile, fingerprint(st.cert.Leaf), st.caFile, st.ca.Subject.CommonName, fingerprint(st.ca))
+	fmt.Fprintf(w, "devidp: browsers say \"Your connection is not private\" until you trust that CA once (README.md, \"Try it without a tenant\"); here: %s\n",
+		trustCommand(runtime.GOOS, st.caFile, st.ca.Subject.CommonName))
+}
+
+// trustCommand is the command that adds the CA in caFile to the trust
+// store the browsers of goos use, for the current user.
+func trustCommand(goos, caFile, name string) string {
+	switch goos {
+	case "darwin":
+		return "security add-trusted-cert -r trustRoot -k ~/Library/Keychains/login.keychain-db " + shellQuote(caFile)
+	case "windows":
+		return `certutil -user -addstore Root "` + caFile + `"`
+	default:
+		// Chrome, Chromium and Edge on Linux read the NSS database in
+		// ~/.pki/nssdb (certutil: Debian's and Ubuntu's libnss3-tools,
+		// Fedora's nss-tools).
+		nick := strings.ReplaceAll(name, " ", "-")
+		return "mkdir -p ~/.pki/nssdb && certutil -d sql:$HOME/.pki/nssdb -A -t C,, -n " + shellQuote(nick) + " -i " + shellQuote(filepath.ToSlash(caFile))
 	}
-	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
-		return err
+}
+
+// shellQuote quotes s for a POSIX shell when it needs it.
+func shellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./:,=+@%") == "" {
+		return s
 	}
-	return nil
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 // addrInUse reports whether a listen error means the port is taken.

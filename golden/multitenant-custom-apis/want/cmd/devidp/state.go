@@ -1,14 +1,18 @@
 package main
 
 import (
+	"bytes"
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -23,7 +27,11 @@ import (
 )
 
 const (
+	// certValidity is the server certificate's lifetime; it is renewed
+	// automatically, and needs no new trust, since browsers trust the CA.
 	certValidity = 365 * 24 * time.Hour
+	// caValidity is the local CA's lifetime: trusting it is a manual step.
+	caValidity = 10 * 365 * 24 * time.Hour
 	// renewBefore: a certificate this close to expiry is replaced, so a
 	// long-running session does not hit the expiry.
 	renewBefore = 24 * time.Hour
@@ -31,9 +39,15 @@ const (
 
 // state is the persistent material in the state directory.
 type state struct {
-	dir          string
-	cert         tls.Certificate // Leaf is set
-	certFile     string
+	dir string
+	// cert is the server's certificate, issued by ca; its chain (cert.pem)
+	// holds the CA too. Leaf is set.
+	cert     tls.Certificate
+	certFile string
+	// ca is the project's local certificate authority (ca.pem): trusting
+	// it once makes browsers accept every certificate devidp issues.
+	ca           *x509.Certificate
+	caFile       string
 	signingKey   *rsa.PrivateKey
 	clientSecret string
 	secretFile   string
@@ -51,6 +65,7 @@ func loadState(dir string, now time.Time, log *slog.Logger) (*state, error) {
 	st := &state{
 		dir:        dir,
 		certFile:   filepath.Join(dir, "cert.pem"),
+		caFile:     filepath.Join(dir, "ca.pem"),
 		secretFile: filepath.Join(dir, "client-secret"),
 	}
 	var err error
@@ -60,16 +75,49 @@ func loadState(dir string, now time.Time, log *slog.Logger) (*state, error) {
 	if st.clientSecret, err = loadOrCreateSecret(st.secretFile, log); err != nil {
 		return nil, err
 	}
-	if st.cert, err = loadOrCreateCert(st.certFile, filepath.Join(dir, "key.pem"), now, log); err != nil {
+	caKey, err := loadOrCreateCAKey(filepath.Join(dir, "ca-key.pem"), log)
+	if err != nil {
+		return nil, err
+	}
+	if st.ca, err = loadOrCreateCA(st.caFile, caKey, now, log); err != nil {
+		return nil, err
+	}
+	if st.cert, err = loadOrCreateCert(st.certFile, filepath.Join(dir, "key.pem"), st.ca, caKey, now, log); err != nil {
 		return nil, err
 	}
 	return st, nil
 }
 
 func loadOrCreateSigningKey(path string, log *slog.Logger) (*rsa.PrivateKey, error) {
+	key, err := loadOrCreateKey(path, "token signing key", func() (crypto.Signer, error) { return rsa.GenerateKey(rand.Reader, 2048) }, log)
+	if err != nil {
+		return nil, err
+	}
+	rk, ok := key.(*rsa.PrivateKey)
+	if !ok || rk.N.BitLen() < 2048 {
+		return nil, fmt.Errorf("%s: not an RSA key of at least 2048 bits (delete the file to generate a new key)", path)
+	}
+	return rk, nil
+}
+
+func loadOrCreateCAKey(path string, log *slog.Logger) (*ecdsa.PrivateKey, error) {
+	key, err := loadOrCreateKey(path, "local CA key", func() (crypto.Signer, error) { return ecdsa.GenerateKey(elliptic.P256(), rand.Reader) }, log)
+	if err != nil {
+		return nil, err
+	}
+	ek, ok := key.(*ecdsa.PrivateKey)
+	if !ok {
+		return nil, fmt.Errorf("%s: not an ECDSA key (delete ca-key.pem and ca.pem to create a new CA, then trust the new ca.pem)", path)
+	}
+	return ek, nil
+}
+
+// loadOrCreateKey loads the PEM private key at path, or creates it with
+// generate. When two processes race, both end up with the same key.
+func loadOrCreateKey(path, what string, generate func() (crypto.Signer, error), log *slog.Logger) (crypto.Signer, error) {
 	data, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		key, err := rsa.GenerateKey(rand.Reader, 2048)
+		key, err := generate()
 		if err != nil {
 			return nil, err
 		}
@@ -82,7 +130,7 @@ func loadOrCreateSigningKey(path string, log *slog.Logger) (*rsa.PrivateKey, err
 			return nil, err
 		}
 		if created {
-			log.Info("created token signing key", "file", path)
+			log.Info("created "+what, "file", path)
 			return key, nil
 		}
 		// Another process created it first: use theirs.
@@ -96,11 +144,11 @@ func loadOrCreateSigningKey(path string, log *slog.Logger) (*rsa.PrivateKey, err
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w (delete the file to generate a new key)", path, err)
 	}
-	rk, ok := key.(*rsa.PrivateKey)
-	if !ok || rk.N.BitLen() < 2048 {
-		return nil, fmt.Errorf("%s: not an RSA key of at least 2048 bits (delete the file to generate a new key)", path)
+	signer, ok := key.(crypto.Signer)
+	if !ok {
+		return nil, fmt.Errorf("%s: unsupported key type %T (delete the file to generate a new key)", path, key)
 	}
-	return rk, nil
+	return signer, nil
 }
 
 func loadOrCreateSecret(path string, log *slog.Logger) (string, error) {
@@ -133,9 +181,82 @@ func loadOrCreateSecret(path string, log *slog.Logger) (string, error) {
 	return secret, nil
 }
 
-// loadOrCreateCert loads cert.pem and key.pem, or creates them when either
-// is missing or the certificate expires within renewBefore.
-func loadOrCreateCert(certFile, keyFile string, now time.Time, log *slog.Logger) (tls.Certificate, error) {
+// caName is the local CA's common name. It derives from the CA's key, so
+// a renewed CA certificate keeps the name (and issued certificates keep
+// chaining to it), and the CAs of two projects have different names in a
+// trust store.
+func caName(key *ecdsa.PrivateKey) string {
+	spki, _ := x509.MarshalPKIXPublicKey(key.Public())
+	sum := sha256.Sum256(spki)
+	return "devidp development CA " + hex.EncodeToString(sum[:4])
+}
+
+// loadOrCreateCA loads the local CA's certificate, or creates one for key
+// when it is missing, expiring, or not key's.
+func loadOrCreateCA(path string, key *ecdsa.PrivateKey, now time.Time, log *slog.Logger) (*x509.Certificate, error) {
+	data, err := os.ReadFile(path)
+	switch {
+	case err == nil:
+		ca, perr := parseCertificate(data)
+		switch {
+		case perr != nil:
+			log.Warn("local CA certificate unreadable; creating a new one (trust the new ca.pem)", "file", path, "error", perr)
+		case !key.PublicKey.Equal(ca.PublicKey):
+			log.Warn("local CA certificate does not match ca-key.pem; creating a new one (trust the new ca.pem)", "file", path)
+		case !now.Add(renewBefore).Before(ca.NotAfter):
+			log.Warn("local CA expired or about to; creating a new one (trust the new ca.pem)", "file", path, "not_after", ca.NotAfter)
+		default:
+			return ca, nil
+		}
+	case !errors.Is(err, fs.ErrNotExist):
+		return nil, err
+	}
+	der, err := newCA(key, now)
+	if err != nil {
+		return nil, err
+	}
+	if err := replaceFile(path, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
+		return nil, err
+	}
+	ca, err := x509.ParseCertificate(der)
+	if err != nil {
+		return nil, err
+	}
+	log.Info("created local certificate authority", "file", path, "name", ca.Subject.CommonName, "not_after", ca.NotAfter.Format(time.DateOnly))
+	return ca, nil
+}
+
+// newCA creates the local CA's self-signed certificate. Name constraints
+// keep it from vouching for anything but localhost and loopback addresses,
+// should its key leak; MaxPathLen 0 keeps it from making other CAs.
+func newCA(key *ecdsa.PrivateKey, now time.Time) ([]byte, error) {
+	serial, err := randomSerial()
+	if err != nil {
+		return nil, err
+	}
+	_, loop4, _ := net.ParseCIDR("127.0.0.0/8")
+	_, loop6, _ := net.ParseCIDR("::1/128")
+	tmpl := &x509.Certificate{
+		SerialNumber:                serial,
+		Subject:                     pkix.Name{CommonName: caName(key), Organization: []string{"devidp (development only)"}},
+		NotBefore:                   now.Add(-time.Hour),
+		NotAfter:                    now.Add(caValidity),
+		KeyUsage:                    x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
+		BasicConstraintsValid:       true,
+		IsCA:                        true,
+		MaxPathLenZero:              true,
+		PermittedDNSDomainsCritical: true,
+		PermittedDNSDomains:         []string{"localhost"},
+		PermittedIPRanges:           []*net.IPNet{loop4, loop6},
+	}
+	return x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
+}
+
+// loadOrCreateCert loads cert.pem and key.pem, or issues a new server
+// certificate from ca when either is missing, the certificate expires
+// within renewBefore, or it was not issued by ca (a certificate of an
+// older devidp was self-signed).
+func loadOrCreateCert(certFile, keyFile string, ca *x509.Certificate, caKey *ecdsa.PrivateKey, now time.Time, log *slog.Logger) (tls.Certificate, error) {
 	_, errC := os.Stat(certFile)
 	_, errK := os.Stat(keyFile)
 	if errC == nil && errK == nil {
@@ -144,64 +265,68 @@ func loadOrCreateCert(certFile, keyFile string, now time.Time, log *slog.Logger)
 			return tls.Certificate{}, fmt.Errorf("%s, %s: %w (delete both files to generate a new certificate)", certFile, keyFile, err)
 		}
 		checkPrivate(keyFile, log)
-		if now.Add(renewBefore).Before(cert.Leaf.NotAfter) {
+		switch {
+		case len(cert.Certificate) != 2 || !bytes.Equal(cert.Certificate[1], ca.Raw) || cert.Leaf.CheckSignatureFrom(ca) != nil:
+			log.Info("certificate not issued by the local CA; issuing a new one", "file", certFile)
+		case !now.Add(renewBefore).Before(cert.Leaf.NotAfter):
+			log.Info("certificate expired or about to; issuing a new one", "file", certFile, "not_after", cert.Leaf.NotAfter)
+		default:
 			return cert, nil
 		}
-		log.Info("certificate expired or about to; creating a new one (trust the new cert.pem again)", "file", certFile, "not_after", cert.Leaf.NotAfter)
 	} else if !errors.Is(errC, fs.ErrNotExist) && errC != nil {
 		return tls.Certificate{}, errC
 	} else if !errors.Is(errK, fs.ErrNotExist) && errK != nil {
 		return tls.Certificate{}, errK
 	}
 
-	certPEM, keyPEM, err := newCertificate(now)
+	certPEM, keyPEM, err := newCertificate(ca, caKey, now)
 	if err != nil {
 		return tls.Certificate{}, err
 	}
 	// Key first: a crash in between leaves a key without a matching
 	// certificate, which fails loudly rather than silently mismatching.
-	if err := replaceFile(keyFile, keyPEM); err != nil {
+	if err := replaceFile(keyFile, keyPEM, 0o600); err != nil {
 		return tls.Certificate{}, err
 	}
-	if err := replaceFile(certFile, certPEM); err != nil {
+	if err := replaceFile(certFile, certPEM, 0o644); err != nil {
 		return tls.Certificate{}, err
 	}
-	log.Info("created self-signed TLS certificate", "file", certFile, "not_after", now.Add(certValidity).Format(time.DateOnly))
-	return tls.X509KeyPair(certPEM, keyPEM)
+	cert, err := tls.X509KeyPair(certPEM, keyPEM)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	log.Info("issued TLS certificate", "file", certFile, "not_after", cert.Leaf.NotAfter.Format(time.DateOnly))
+	return cert, nil
 }
 
-// newCertificate creates a self-signed ECDSA P-256 certificate for
-// localhost, 127.0.0.1 and ::1. It is a CA so that it can be added to a
-// trust store as a root; name constraints keep it from vouching for any
-// other name should the key leak, and MaxPathLen 0 from signing other CAs.
-func newCertificate(now time.Time) (certPEM, keyPEM []byte, err error) {
+// newCertificate issues an ECDSA P-256 server certificate for localhost,
+// 127.0.0.1 and ::1 from ca. certPEM is the chain: the certificate, then
+// the CA's.
+func newCertificate(ca *x509.Certificate, caKey *ecdsa.PrivateKey, now time.Time) (certPEM, keyPEM []byte, err error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return nil, nil, err
 	}
-	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 128))
+	serial, err := randomSerial()
 	if err != nil {
 		return nil, nil, err
 	}
-	_, loop4, _ := net.ParseCIDR("127.0.0.0/8")
-	_, loop6, _ := net.ParseCIDR("::1/128")
-	tmpl := &x509.Certificate{
-		SerialNumber:                serial,
-		Subject:                     pkix.Name{CommonName: "devidp local Entra ID stand-in (development only)", Organization: []string{"devidp"}},
-		NotBefore:                   now.Add(-time.Hour),
-		NotAfter:                    now.Add(certValidity),
-		KeyUsage:                    x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:                 []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		BasicConstraintsValid:       true,
-		IsCA:                        true,
-		MaxPathLenZero:              true,
-		DNSNames:                    []string{"localhost"},
-		IPAddresses:                 []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback},
-		PermittedDNSDomainsCritical: true,
-		PermittedDNSDomains:         []string{"localhost"},
-		PermittedIPRanges:           []*net.IPNet{loop4, loop6},
+	notAfter := now.Add(certValidity)
+	if notAfter.After(ca.NotAfter) {
+		notAfter = ca.NotAfter
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	tmpl := &x509.Certificate{
+		SerialNumber:          serial,
+		Subject:               pkix.Name{CommonName: "localhost", Organization: []string{"devidp (development only)"}},
+		NotBefore:             now.Add(-time.Hour),
+		NotAfter:              notAfter,
+		KeyUsage:              x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		BasicConstraintsValid: true,
+		DNSNames:              []string{"localhost"},
+		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -209,8 +334,36 @@ func newCertificate(now time.Time) (certPEM, keyPEM []byte, err error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
-		pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder}), nil
+	certPEM = pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+	certPEM = append(certPEM, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ca.Raw})...)
+	return certPEM, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder}), nil
+}
+
+func randomSerial() (*big.Int, error) {
+	return rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 128))
+}
+
+// parseCertificate parses the first certificate of a PEM file.
+func parseCertificate(data []byte) (*x509.Certificate, error) {
+	block, _ := pem.Decode(data)
+	if block == nil || block.Type != "CERTIFICATE" {
+		return nil, errors.New("no PEM certificate")
+	}
+	return x509.ParseCertificate(block.Bytes)
+}
+
+// fingerprint is the SHA-256 fingerprint of a certificate as browsers'
+// certificate viewers show it: upper-case hex bytes separated by colons.
+func fingerprint(c *x509.Certificate) string {
+	sum := sha256.Sum256(c.Raw)
+	var b strings.Builder
+	for i, x := range sum {
+		if i > 0 {
+			b.WriteByte(':')
+		}
+		fmt.Fprintf(&b, "%02X", x)
+	}
+	return b.String()
 }
 
 func parsePrivateKey(data []byte) (any, error) {
@@ -227,8 +380,8 @@ func parsePrivateKey(data []byte) (any, error) {
 	return nil, fmt.Errorf("unexpected PEM block %q", block.Type)
 }
 
-// writeTemp writes data to a new 0600 temporary file next to path.
-func writeTemp(path string, data []byte) (string, error) {
+// writeTemp writes data to a new temporary file next to path, with mode perm.
+func writeTemp(path string, data []byte, perm os.FileMode) (string, error) {
 	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
 	if err != nil {
 		return "", err
@@ -236,7 +389,7 @@ func writeTemp(path string, data []byte) (string, error) {
 	tmp := f.Name()
 	_, err = f.Write(data)
 	if err == nil {
-		err = f.Chmod(0o600)
+		err = f.Chmod(perm)
 	}
 	if err == nil {
 		err = f.Sync()
@@ -254,7 +407,7 @@ func writeTemp(path string, data []byte) (string, error) {
 // createFile atomically creates path (mode 0600) with data unless it
 // already exists; created is false when another process won the race.
 func createFile(path string, data []byte) (created bool, err error) {
-	tmp, err := writeTemp(path, data)
+	tmp, err := writeTemp(path, data, 0o600)
 	if err != nil {
 		return false, err
 	}
@@ -281,9 +434,10 @@ func createFile(path string, data []byte) (created bool, err error) {
 	return true, nil
 }
 
-// replaceFile atomically writes path (mode 0600), replacing it if present.
-func replaceFile(path string, data []byte) error {
-	tmp, err := writeTemp(path, data)
+// replaceFile atomically writes path with mode perm, replacing it if
+// present.
+func replaceFile(path string, data []byte, perm os.FileMode) error {
+	tmp, err := writeTemp(path, data, perm)
 	if err != nil {
 		return err
 	}
