@@ -101,7 +101,7 @@ type Data struct {
 	// that of SignInAPI, else of the first API, else the account page of
 	// an app that only signs users in.
 	FirstPage string
-	// Options are the answers, for the answers file.
+	// Answers are the options as the answers file records them.
 	Answers Answers
 
 	GeneratorVersion string

@@ -82,7 +82,7 @@ type Option struct {
 	Kind    Kind
 	Title   string // the question ("Token cache")
 	Help    string // the flag's usage and the prompt's help
-	Default string // "" for none; "true"/"false" for Bool; items joined by ", " never (lists have no default)
+	Default string // "" for none; "true" or "false" for Bool; lists have none
 	Values  []Value
 	// Required options have no default: without a terminal they must be
 	// given.
