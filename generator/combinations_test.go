@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"go/format"
 	"go/parser"
+	"io/fs"
 	"go/token"
 	"path"
 	"slices"
@@ -128,5 +130,33 @@ func TestPairwise(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// The tree's Go files are copied as they are (but for their imports), so
+// they must be gofmt'ed where they live.
+func TestTreeIsFormatted(t *testing.T) {
+	tree, err := EmbeddedTree()
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = fs.WalkDir(tree.FS, ".", func(name string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(name, ".go") {
+			return err
+		}
+		src, err := fs.ReadFile(tree.FS, name)
+		if err != nil {
+			return err
+		}
+		formatted, err := format.Source(src)
+		if err != nil {
+			t.Errorf("%s: %v", name, err)
+		} else if !bytes.Equal(src, formatted) {
+			t.Errorf("templates/app/%s is not gofmt'ed (gofmt -w templates)", name)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"go/ast"
 	"go/format"
 	"go/parser"
 	"go/token"
@@ -94,6 +95,9 @@ func moduleFiles(t *Tree, mod string, imports []string) (gomod, gosum []byte, er
 // the Go file src to the same path under to, as gonew does: through the
 // syntax tree, so that only import paths change.
 func rewriteImports(name string, src []byte, from, to string) ([]byte, error) {
+	if !bytes.Contains(src, []byte(strconv.Quote(from))) && !bytes.Contains(src, []byte(`"`+from+"/")) {
+		return src, nil // imports nothing of the tree: nothing to parse
+	}
 	fset := token.NewFileSet()
 	f, err := parser.ParseFile(fset, name, src, parser.ParseComments)
 	if err != nil {
@@ -113,6 +117,8 @@ func rewriteImports(name string, src []byte, from, to string) ([]byte, error) {
 	if !changed {
 		return src, nil
 	}
+	// The new path may sort elsewhere in its group: sort as gofmt does.
+	ast.SortImports(fset, f)
 	var b bytes.Buffer
 	if err := format.Node(&b, fset, f); err != nil {
 		return nil, err

@@ -139,7 +139,7 @@ func TestIncludeAndEmptyTemplates(t *testing.T) {
 
 func TestRenderErrorsNameTheFile(t *testing.T) {
 	for _, tt := range []struct{ name, src, want string }{
-		{"bad.go.tmpl", "package main\n\nfunc main() {\n", "bad.go (rendered from tree/bad.go.tmpl): not valid Go: tree/bad.go.tmpl:3:15"},
+		{"bad.go.tmpl", "package main\n\nfunc main() {\n", "bad.go (from tree/bad.go.tmpl): not valid Go: bad.go:3:15"},
 		{"bad.json.tmpl", "{,}\n", "bad.json (from tree/bad.json.tmpl): not valid JSON: line 1"},
 		{"left.txt.tmpl", "[[ `[[` ]]x\n", "left.txt (rendered from tree/left.txt.tmpl): template text \"[[\" left in the output"},
 		{"exec.txt.tmpl", "[[.NoSuchField]]\n", "tree/exec.txt.tmpl:1:2: executing"},

@@ -175,12 +175,18 @@ func renderFile(ctx context.Context, t *Tree, root *template.Template, f File, d
 	var content []byte
 	switch f.Kind {
 	case Copy:
-		content = src
-		if strings.HasSuffix(f.Path, ".go") {
-			if content, err = rewriteImports(name, src, t.Module, data.Module); err != nil {
-				return Output{}, fmt.Errorf("%s: %w", name, err)
-			}
+		if !strings.HasSuffix(f.Path, ".go") {
+			content = src
+			break
 		}
+		// The tree's Go files are gofmt'ed where they live; rewriting
+		// their imports keeps them so (and parses them), so they are
+		// not formatted again.
+		content, err = rewriteImports(name, src, t.Module, data.Module)
+		if err != nil {
+			return Output{}, fmt.Errorf("%s: %w", name, err)
+		}
+		return Output{Path: f.Path, Content: content}, nil
 	case Template:
 		tmpl, err := root.Clone()
 		if err != nil {

@@ -15,9 +15,9 @@ var foreground func() (restore func())
 
 // command is the program devidp runs (the app).
 type command struct {
-	cmd     *exec.Cmd
-	done    chan struct{} // closed when it has exited
-	err     error         // cmd.Wait's, once done
+	cmd  *exec.Cmd
+	done chan struct{} // closed when it has exited
+	err  error         // cmd.Wait's, once done
 	// restore gives the terminal back (see foreground) once devidp is
 	// done too.
 	restore func()
