@@ -1,13 +1,15 @@
-// Package generator renders a Go web app that signs users in with
-// Microsoft Entra ID from the template tree in package templates.
+// Package generator makes a Go web app that signs users in with Microsoft
+// Entra ID from the app tree in package templates (or a fork of it).
 //
-// Generate is the whole job, in order: validate the options (nothing on
-// disk is looked at before they are valid), plan the files (the union of
-// the base layer and one layer per option: credential, cache, api), render
-// every file in memory (Go files are gofmt'ed and must parse, JSON files
-// must be valid, go.mod must parse), and write the project atomically
-// beside its final place before moving it there. A failure at any step
-// leaves the disk as it was.
+// Generate is the whole job, in order: validate the options against the
+// option model (Model; nothing on disk is looked at before they are
+// valid), plan the project (NewPlan: the root's files, the selected option
+// values' directories, and the packages the values select with every
+// package they import), render it in memory (Render: Go files copied with
+// their imports rewritten to the project's module, templates executed and
+// checked, go.mod and go.sum from the module table), and write it
+// atomically beside its final place before moving it there. A failure at
+// any step leaves the disk as it was.
 package generator
 
 import (

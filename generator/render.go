@@ -42,13 +42,8 @@ var funcs = template.FuncMap{
 // toJSON marshals v as JSON without escaping <, > and &: "demo" gives
 // "\"demo\"", []string{"user.read"} gives ["user.read"].
 func toJSON(v any) (string, error) {
-	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		return "", err
-	}
-	return strings.TrimSuffix(b.String(), "\n"), nil
+	b, err := marshal(v)
+	return string(b), err
 }
 
 // toJSONIndent marshals v as indented JSON (two spaces), without escaping
