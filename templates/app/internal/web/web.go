@@ -20,6 +20,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 
+	"github.com/idweb-init/idweb-init/templates/app/internal/origin"
 	"github.com/idweb-init/idweb-init/templates/app/internal/session"
 	"github.com/idweb-init/idweb-init/templates/app/internal/signin"
 	"github.com/idweb-init/idweb-init/templates/app/internal/tokens"
@@ -249,7 +250,10 @@ func (a *App) renderError(w http.ResponseWriter, r *http.Request, status int, ti
 }
 
 // securityHeaders sets headers that keep the pages from being framed,
-// sniffed or made to load anything from elsewhere.
+// sniffed or made to load anything from elsewhere, and HSTS whenever the
+// public origin is https (a TLS connection, a trusted proxy's
+// X-Forwarded-Proto, or an https AzureAd:RedirectUri: see package origin),
+// never on plain-http localhost.
 func securityHeaders(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
@@ -257,7 +261,7 @@ func securityHeaders(next http.Handler) http.Handler {
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("X-Frame-Options", "DENY")
 		h.Set("Referrer-Policy", "same-origin")
-		if r.TLS != nil {
+		if origin.HTTPS(r) {
 			h.Set("Strict-Transport-Security", "max-age=31536000")
 		}
 		next.ServeHTTP(w, r)
