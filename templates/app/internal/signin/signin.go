@@ -22,6 +22,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/idweb-init/idweb-init/templates/app/internal/config"
 	"github.com/idweb-init/idweb-init/templates/app/internal/session"
@@ -290,18 +291,52 @@ func (h *Handler) origin(r *http.Request) string {
 	return scheme + "://" + r.Host
 }
 
+// maxReturnURL bounds the path a sign-in comes back to: it travels in the
+// sign-in's cookie, which must stay well within browsers' limits.
+const maxReturnURL = 2048
+
 // LocalPath returns p if it is a path on this site, otherwise "/". It refuses
-// absolute URLs, scheme-relative ones ("//evil.example") and backslash tricks
-// browsers normalise into them.
+// absolute URLs, scheme-relative ones ("//evil.example"), backslash tricks
+// browsers normalise into them, control characters, the same tricks
+// percent-encoded ("/%2F/evil.example", "/%5Cevil.example", also encoded
+// twice), as Microsoft.Identity.Web's IsLocalUrl does, and paths longer than
+// maxReturnURL.
 func LocalPath(p string) string {
-	if p == "" || p[0] != '/' || strings.HasPrefix(p, "//") || strings.ContainsAny(p, "\\\r\n\t") {
+	if len(p) > maxReturnURL || !isLocal(p) {
 		return "/"
 	}
 	u, err := url.Parse(p)
-	if err != nil || u.Scheme != "" || u.Host != "" {
+	if err != nil || u.Scheme != "" || u.Host != "" || u.Opaque != "" {
 		return "/"
 	}
-	return p
+	// What a server or browser may make of it once decoded must be local
+	// too: decode until nothing changes (a few rounds at most).
+	d := p
+	for range 3 {
+		next, err := url.PathUnescape(d)
+		if err != nil {
+			return "/"
+		}
+		if next == d {
+			return p
+		}
+		if !isLocal(next) {
+			return "/"
+		}
+		d = next
+	}
+	return "/"
+}
+
+// isLocal reports whether p starts with exactly one slash, has no backslash
+// and no control character.
+func isLocal(p string) bool {
+	if p == "" || p[0] != '/' || strings.HasPrefix(p, "//") {
+		return false
+	}
+	return !strings.ContainsFunc(p, func(c rune) bool {
+		return c == '\\' || c < 0x20 || c == 0x7f || unicode.IsControl(c)
+	})
 }
 
 // withOIDCScopes returns scopes plus openid, profile and offline_access.
