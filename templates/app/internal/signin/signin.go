@@ -24,6 +24,8 @@ import (
 	"time"
 	"unicode"
 
+	msalerrors "github.com/AzureAD/microsoft-authentication-library-for-go/apps/errors"
+
 	"github.com/idweb-init/idweb-init/templates/app/internal/config"
 	"github.com/idweb-init/idweb-init/templates/app/internal/session"
 	"github.com/idweb-init/idweb-init/templates/app/internal/tokens"
@@ -200,7 +202,13 @@ func (h *Handler) callback(w http.ResponseWriter, r *http.Request) {
 	}
 	res, err := h.tokens.RedeemCode(r.Context(), code, f.Verifier, f.RedirectURI, f.Scopes, f.Claims)
 	if err != nil {
-		h.fail(w, r, http.StatusBadGateway, "Sign-in failed", "The authorization code could not be redeemed.", err)
+		if refused(err) {
+			// The provider refused the code (used already, expired, or
+			// not this sign-in's): the user's part, not an outage.
+			h.fail(w, r, http.StatusBadRequest, "Sign-in expired", "This sign-in can no longer be completed: it took too long or was already used. Please sign in again.", err)
+			return
+		}
+		h.fail(w, r, http.StatusBadGateway, "Sign-in failed", "The identity provider could not be reached. Please try again.", err)
 		return
 	}
 	claims, err := h.provider.verify(r.Context(), res.IDToken.RawToken, f.Nonce)
@@ -260,6 +268,15 @@ func (h *Handler) signOut(w http.ResponseWriter, r *http.Request) {
 	u.RawQuery = q.Encode()
 	w.Header().Set("Cache-Control", "no-store")
 	http.Redirect(w, r, u.String(), http.StatusSeeOther)
+}
+
+// refused reports whether err is the token endpoint's refusal of the request
+// (HTTP 4xx, such as invalid_grant for a replayed or expired code), as
+// opposed to a provider that could not be reached or failed (5xx).
+func refused(err error) bool {
+	var callErr msalerrors.CallErr
+	return errors.As(err, &callErr) && callErr.Resp != nil &&
+		callErr.Resp.StatusCode >= 400 && callErr.Resp.StatusCode < 500
 }
 
 func (h *Handler) fail(w http.ResponseWriter, r *http.Request, status int, title, msg string, err error) {
