@@ -23,6 +23,7 @@ import (
 	"example.com/demo/internal/credential/clientsecret"
 	"example.com/demo/internal/downstream"
 	"example.com/demo/internal/graph"
+	"example.com/demo/internal/origin"
 	"example.com/demo/internal/pages/profile"
 	"example.com/demo/internal/session"
 	"example.com/demo/internal/signin"
@@ -76,11 +77,7 @@ func run(ctx context.Context, log *slog.Logger) error {
 		}
 		return err
 	}
-	srv := &http.Server{
-		Handler:           handler,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-	}
+	srv := newServer(handler)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	log.Info(fmt.Sprintf("listening on http://localhost:%s", port), "environment", cfg.Environment, "authority", cfg.AzureAd.Authority())
@@ -97,6 +94,21 @@ func run(ctx context.Context, log *slog.Logger) error {
 		return err
 	}
 	return nil
+}
+
+// newServer returns the server for handler. Its timeouts keep slow or idle
+// clients from holding connections open: the headers must arrive within
+// 10s and the whole request within 30s (the pages read at most a small
+// form), and an answer may take 60s, since a page may wait for an API
+// whose client gives up after 30s. Outbound calls keep their own timeouts.
+func newServer(handler http.Handler) *http.Server {
+	return &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+	}
 }
 
 // openCache opens the token cache: in memory, lost when the process stops.
@@ -141,5 +153,6 @@ func newApp(ctx context.Context, cfg *config.Config, cache tokencache.Store, log
 		return nil, err
 	}
 	profile.Register(app, graph.New(graphAPI))
-	return app.Handler(), nil
+	// Behind a reverse proxy: the public origin, trusted proxies and allowed hosts.
+	return origin.New(cfg, log).Handler(app.Handler()), nil
 }

@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -263,6 +264,44 @@ func (e *env) signIn(c *http.Client, startPath, userID string) string {
 	return resp.Header.Get("Location")
 }
 
+// signOutToken is the anti-forgery token of the sign-out form on the home
+// page of the browser c's session.
+func (e *env) signOutToken(c *http.Client) string {
+	e.t.Helper()
+	_, body := get(e.t, c, e.appURL+"/")
+	m := regexp.MustCompile(`<form class="signout" method="post" action="/signout"><input type="hidden" name="csrf" value="([^"]+)">`).FindStringSubmatch(body)
+	if m == nil {
+		e.t.Fatalf("the home page has no sign-out form:\n%s", body)
+	}
+	return m[1]
+}
+
+// postSignOut posts the sign-out form with the headers a browser adds
+// (Origin, Sec-Fetch-Site).
+func (e *env) postSignOut(c *http.Client, form url.Values, headers map[string]string) *http.Response {
+	e.t.Helper()
+	req, err := http.NewRequest(http.MethodPost, e.appURL+"/signout", strings.NewReader(form.Encode()))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	for k, v := range headers {
+		req.Header.Set(k, v)
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp
+}
+
+// sameOrigin are the headers of a form posted from the app's own page.
+func (e *env) sameOrigin() map[string]string {
+	return map[string]string{"Origin": e.appURL, "Sec-Fetch-Site": "same-origin"}
+}
+
 func TestSignOut(t *testing.T) {
 	e := newEnv(t, testUsers)
 	c := e.browser()
@@ -271,11 +310,12 @@ func TestSignOut(t *testing.T) {
 	appURL, _ := url.Parse(e.appURL)
 	stolen := c.Jar.Cookies(appURL)
 
-	resp, _ := get(t, c, e.appURL+"/signout")
+	resp := e.postSignOut(c, url.Values{"csrf": {e.signOutToken(c)}}, e.sameOrigin())
 	end, _ := url.Parse(resp.Header.Get("Location"))
-	if !strings.HasPrefix(end.String(), e.idpSrv.URL+"/"+e.tenant+"/oauth2/v2.0/logout") ||
+	if resp.StatusCode != http.StatusSeeOther ||
+		!strings.HasPrefix(end.String(), e.idpSrv.URL+"/"+e.tenant+"/oauth2/v2.0/logout") ||
 		end.Query().Get("post_logout_redirect_uri") != e.appURL+e.signedOut {
-		t.Fatalf("sign-out redirects to %s", end)
+		t.Fatalf("sign-out: %s, redirects to %s", resp.Status, end)
 	}
 	resp, _ = get(t, c, end.String())
 	if got := resp.Header.Get("Location"); got != e.appURL+e.signedOut {
@@ -303,6 +343,203 @@ func TestSignOut(t *testing.T) {
 	}
 	if e.idp.TokenRequests("") != before || e.apiRequests() != 0 {
 		t.Error("tokens were used after sign-out")
+	}
+}
+
+// Another site cannot sign the user out: not with a link or an image (GET),
+// not with a form posted from its page, and not without the form's
+// anti-forgery token.
+func TestSignOutRefusesForgedRequests(t *testing.T) {
+	e := newEnv(t, testUsers)
+	c := e.browser()
+	e.signIn(c, firstPage, testUsers[0].ID)
+	token := e.signOutToken(c)
+	other := e.browser()
+	e.signIn(other, firstPage, testUsers[1].ID)
+	otherToken := e.signOutToken(other)
+	if otherToken == token {
+		t.Fatal("two sessions have the same anti-forgery token")
+	}
+
+	crossSite := map[string]string{"Origin": "https://evil.example", "Sec-Fetch-Site": "cross-site"}
+	for _, tt := range []struct {
+		name    string
+		form    url.Values
+		headers map[string]string
+	}{
+		{"a cross-site form with the token", url.Values{"csrf": {token}}, crossSite},
+		{"a cross-site form without the token", nil, crossSite},
+		{"another origin, without Sec-Fetch-Site", url.Values{"csrf": {token}}, map[string]string{"Origin": "https://evil.example"}},
+		{"a same-site sibling", url.Values{"csrf": {token}}, map[string]string{"Origin": "http://evil.localhost", "Sec-Fetch-Site": "same-site"}},
+		{"no token", nil, e.sameOrigin()},
+		{"an empty token", url.Values{"csrf": {""}}, e.sameOrigin()},
+		{"another session's token", url.Values{"csrf": {otherToken}}, e.sameOrigin()},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			resp := e.postSignOut(c, tt.form, tt.headers)
+			if resp.StatusCode != http.StatusForbidden {
+				t.Errorf("POST /signout: %s %s, want 403", resp.Status, resp.Header.Get("Location"))
+			}
+			e.wantPage(c, firstPage, testUsers[0].DisplayName)
+		})
+	}
+	t.Run("GET", func(t *testing.T) {
+		resp, body := get(t, c, e.appURL+"/signout")
+		if resp.StatusCode != http.StatusOK || !strings.Contains(body, `action="/signout"`) {
+			t.Errorf("GET /signout: %s, want a page with the sign-out form\n%s", resp.Status, body)
+		}
+		e.wantPage(c, firstPage, testUsers[0].DisplayName)
+	})
+	// The user's own form signs out.
+	if resp := e.postSignOut(c, url.Values{"csrf": {token}}, e.sameOrigin()); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("sign-out from the app's page: %s", resp.Status)
+	}
+	if _, body := get(t, c, e.appURL+"/"); strings.Contains(body, "Hello,") {
+		t.Error("still signed in after sign-out")
+	}
+	e.wantPage(other, firstPage, testUsers[1].DisplayName)
+}
+
+// A code the identity provider refuses (here: replayed in a fresh sign-in)
+// asks the user to sign in again, with 400: the provider is not down.
+func TestRefusedCodeAsksToSignInAgain(t *testing.T) {
+	e := newEnv(t, testUsers)
+	first := e.browser()
+	resp, _ := get(t, first, e.appURL+firstPage)
+	action, form, err := devidp.SignIn(context.Background(), first, resp.Header.Get("Location"), testUsers[0].ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp, err := first.PostForm(action, form); err != nil || resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("first use of the code: %v %v", resp, err)
+	}
+
+	// The same code, with the state of a sign-in this browser started.
+	c := e.browser()
+	resp, _ = get(t, c, e.appURL+firstPage)
+	authorize, _ := url.Parse(resp.Header.Get("Location"))
+	replayed := url.Values{"code": {form.Get("code")}, "state": {authorize.Query().Get("state")}}
+	resp, err = c.PostForm(action, replayed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(b), "Sign-in expired") || !strings.Contains(string(b), `href="/signin"`) {
+		t.Fatalf("replayed code: %s, want 400 and a page to sign in again\n%s", resp.Status, b)
+	}
+	if _, body := get(t, c, e.appURL+"/"); strings.Contains(body, "Hello,") {
+		t.Error("a refused code signed the user in")
+	}
+	// And it can: the link starts a sign-in that completes.
+	if next := e.signIn(c, "/signin", testUsers[0].ID); next != "/" {
+		t.Errorf("signing in again lands on %q", next)
+	}
+}
+
+// An identity provider that cannot be reached when the code is redeemed
+// is the provider's failure: 502.
+func TestUnreachableProviderIsBadGateway(t *testing.T) {
+	e := newEnv(t, testUsers)
+	c := e.browser()
+	resp, _ := get(t, c, e.appURL+firstPage)
+	action, form, err := devidp.SignIn(context.Background(), c, resp.Header.Get("Location"), testUsers[0].ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.idpSrv.Close()
+	resp, err = c.PostForm(action, form)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusBadGateway {
+		t.Fatalf("callback with the provider down: %s, want 502", resp.Status)
+	}
+}
+
+// cookieHeader is the Cookie header the browser c sends to the app.
+func (e *env) cookieHeader(c *http.Client) string {
+	appURL, _ := url.Parse(e.appURL)
+	var parts []string
+	for _, ck := range c.Jar.Cookies(appURL) {
+		parts = append(parts, ck.Name+"="+ck.Value)
+	}
+	return strings.Join(parts, "; ")
+}
+
+// A browser that starts sign-in after sign-in and never finishes does not
+// collect cookies until its requests are too large for the app or a proxy
+// (8 KB of headers is a common limit): the newest sign-ins are kept, and
+// the newest completes.
+func TestManyPendingSignIns(t *testing.T) {
+	for _, tt := range []struct{ name, returnURL string }{
+		{"short return paths", "/?n="},
+		{"long return paths", "/?pad=" + strings.Repeat("p", 1900) + "&n="},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t, testUsers)
+			c := e.browser()
+			var oldest, newest string
+			for i := range 100 {
+				resp, _ := get(t, c, e.appURL+"/signin?returnUrl="+url.QueryEscape(fmt.Sprint(tt.returnURL, i)))
+				if resp.StatusCode != http.StatusFound {
+					t.Fatalf("sign-in %d: %s", i+1, resp.Status)
+				}
+				if n := len(e.cookieHeader(c)); n >= 8<<10 {
+					t.Fatalf("after %d sign-ins the Cookie header is %d bytes", i+1, n)
+				}
+				if i == 0 {
+					oldest = resp.Header.Get("Location")
+				}
+				newest = resp.Header.Get("Location")
+			}
+			action, form, err := devidp.SignIn(context.Background(), c, newest, testUsers[0].ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp, err := c.PostForm(action, form)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if want := fmt.Sprint(tt.returnURL, 99); resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != want {
+				t.Fatalf("the newest sign-in: %s to %.40q, want 303 to %.40q", resp.Status, resp.Header.Get("Location"), want)
+			}
+			if n := len(e.cookieHeader(c)); n >= 8<<10 {
+				t.Errorf("signed in, the Cookie header is %d bytes", n)
+			}
+			e.wantPage(c, firstPage, testUsers[0].DisplayName)
+			// The oldest was forgotten: finishing it asks to sign in again.
+			action, form, err = devidp.SignIn(context.Background(), c, oldest, testUsers[0].ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp, err = c.PostForm(action, form)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusBadRequest {
+				t.Errorf("the oldest of 100 sign-ins: %s, want 400", resp.Status)
+			}
+		})
+	}
+}
+
+// A return path too long to keep is dropped, not the sign-in.
+func TestLongReturnURLSignsIn(t *testing.T) {
+	e := newEnv(t, testUsers)
+	c := e.browser()
+	long := firstPage + "?x=" + strings.Repeat("a", 3000)
+	if next := e.signIn(c, "/signin?returnUrl="+url.QueryEscape(long), testUsers[0].ID); next != "/" {
+		t.Fatalf("a %d-byte returnUrl: the app redirects to %.40q, want /", len(long), next)
+	}
+	e.wantPage(c, "/", testUsers[0].DisplayName)
+	// One that fits is kept.
+	fits := firstPage + "?x=" + strings.Repeat("a", 1900)
+	if next := e.signIn(e.browser(), "/signin?returnUrl="+url.QueryEscape(fits), testUsers[0].ID); next != fits {
+		t.Fatalf("a %d-byte returnUrl: the app redirects to %.40q", len(fits), next)
 	}
 }
 

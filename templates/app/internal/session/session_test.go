@@ -351,3 +351,16 @@ func TestSetFlowDropsFlowsThatDoNotOpen(t *testing.T) {
 		t.Errorf("a flow cookie that does not open was kept: %v", w.Result().Cookies())
 	}
 }
+
+func TestCSRFToken(t *testing.T) {
+	a, b := User{SID: "sid-a"}, User{SID: "sid-b"}
+	if a.CSRFToken() == "" || a.CSRFToken() == b.CSRFToken() || a.CSRFToken() != (User{SID: "sid-a", Name: "x"}).CSRFToken() {
+		t.Errorf("tokens: %q, %q", a.CSRFToken(), b.CSRFToken())
+	}
+	if strings.Contains(a.CSRFToken(), "sid-a") {
+		t.Error("the token shows the session id")
+	}
+	if (User{}).CSRFToken() != "" {
+		t.Error("a session without an id has a token")
+	}
+}

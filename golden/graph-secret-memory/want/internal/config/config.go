@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"net"
+	"net/netip"
 	"net/url"
 	"regexp"
 	"strings"
@@ -13,6 +14,12 @@ type Config struct {
 	AzureAd     AzureAd
 	Session     Session
 	Development DevelopmentSettings
+	// AllowedHosts lists the Host headers the app answers outside
+	// Development, separated by ';' as in ASP.NET Core: "app.example.com",
+	// "*.example.com", or "*" for any. Empty: the host of
+	// AzureAd:RedirectUri when set, otherwise any (with a warning).
+	AllowedHosts     string
+	ForwardedHeaders ForwardedHeaders
 
 	// Environment is APP_ENV ("Production" when unset).
 	Environment string `json:"-"`
@@ -114,6 +121,17 @@ type Session struct {
 	EncryptionKey string
 }
 
+// ForwardedHeaders names the reverse proxies whose X-Forwarded-Proto,
+// X-Forwarded-Host and X-Forwarded-For the app believes, as ASP.NET Core's
+// ForwardedHeadersOptions does. From anyone else these headers are ignored.
+type ForwardedHeaders struct {
+	// KnownProxies are IP addresses ("10.0.0.4") or networks
+	// ("10.0.0.0/16") of the proxies in front of the app.
+	KnownProxies []string
+	// KnownNetworks are networks ("10.0.0.0/16"), as in ASP.NET Core.
+	KnownNetworks []string
+}
+
 // DevelopmentSettings weaken security for local development against the
 // identity provider stand-in. They are refused unless APP_ENV is Development.
 type DevelopmentSettings struct {
@@ -160,7 +178,7 @@ func checkShapes(root tree) error {
 				return nil
 			}
 			key := path[len(path)-1]
-			for _, arrayKey := range []string{"Scopes", "ClientCapabilities", "ClientCredentials"} {
+			for _, arrayKey := range []string{"Scopes", "ClientCapabilities", "ClientCredentials", "KnownProxies", "KnownNetworks"} {
 				if strings.EqualFold(key, arrayKey) && n != nil {
 					name := strings.Join(path, ":")
 					return fmt.Errorf("config: %s must be an array of strings (e.g. %s: [\"user.read\"]), not %s; as an environment variable set %s__0",
@@ -242,6 +260,16 @@ func (c *Config) validate() error {
 		}
 	}
 
+	for i, p := range append(append([]string{}, c.ForwardedHeaders.KnownProxies...), c.ForwardedHeaders.KnownNetworks...) {
+		if _, err := ParsePrefix(p); err != nil {
+			key := "KnownProxies:" + fmt.Sprint(i)
+			if i >= len(c.ForwardedHeaders.KnownProxies) {
+				key = "KnownNetworks:" + fmt.Sprint(i-len(c.ForwardedHeaders.KnownProxies))
+			}
+			return fmt.Errorf("config: ForwardedHeaders:%s %q is not an IP address or a network like 10.0.0.0/16", key, p)
+		}
+	}
+
 	if err := c.validateAPIs(); err != nil {
 		return err
 	}
@@ -282,4 +310,20 @@ func IsLoopback(host string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
+}
+
+// ParsePrefix parses an IP address ("10.0.0.4", a network of one) or a
+// network ("10.0.0.0/16").
+func ParsePrefix(s string) (netip.Prefix, error) {
+	s = strings.TrimSpace(s)
+	if strings.Contains(s, "/") {
+		p, err := netip.ParsePrefix(s)
+		return p.Masked(), err
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, err
+	}
+	a = a.Unmap()
+	return netip.PrefixFrom(a, a.BitLen()), nil
 }

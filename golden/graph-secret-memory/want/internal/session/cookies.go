@@ -1,10 +1,12 @@
 package session
 
 import (
+	"cmp"
 	"crypto/rand"
 	"encoding/base64"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 )
@@ -137,30 +139,110 @@ func (c Cookies) TakeAgain(w http.ResponseWriter, r *http.Request) bool {
 	return c.Codec.Open(n, ck.Value, &again) == nil && again
 }
 
+// maxFlows is how many sign-ins may be pending in one browser: the newest
+// are kept, the oldest forgotten (that attempt, if the user ever finishes
+// it, ends on a "sign in again" page). flowBudget bounds the bytes the
+// pending sign-ins add to every request's Cookie header, so that no number
+// or size of sign-ins makes a browser or proxy refuse the app's requests
+// (typically at 8 KB of headers).
+const (
+	maxFlows   = 5
+	flowBudget = 5 << 10
+)
+
 // SetFlow stores the state of one sign-in attempt under its own cookie, so
-// sign-ins started in two tabs do not overwrite each other. The identity
-// provider posts the response back cross-site (response_mode=form_post), so
-// the cookie must be SameSite=None, which browsers accept only when Secure;
+// sign-ins started in two tabs do not overwrite each other; the oldest
+// pending attempts are forgotten (see maxFlows). The identity provider
+// posts the response back cross-site (response_mode=form_post), so the
+// cookie must be SameSite=None, which browsers accept only when Secure;
 // browsers (and Go's cookie jar) treat http://localhost as a secure context
 // for this. On plain http a second copy without Secure and SameSite is set
 // for clients that send Secure cookies only over https; browsers treat it
 // as Lax and leave it out of the cross-site post, so they use the first.
+// When cookies are Secure for this request the name has the __Host- prefix,
+// so a cookie planted by a sibling subdomain cannot stand in for it.
 func (c Cookies) SetFlow(w http.ResponseWriter, r *http.Request, id string, v any, ttl time.Duration) error {
-	n := flowName(id)
+	secure := c.secure(r)
+	n := c.name(r, flowName(id))
 	sealed, err := c.Codec.Seal(n, v, ttl)
 	if err != nil {
 		return err
 	}
-	for _, ck := range flowCookies(n, c.secure(r)) {
+	size := 0
+	for _, ck := range flowCookies(n, secure) {
 		ck.Value, ck.MaxAge = sealed, int(ttl.Seconds())
+		size += len(ck.Name) + len(ck.Value) + 3 // "; " and "="
 		http.SetCookie(w, ck)
 	}
+	c.evictFlows(w, r, n, size)
 	return nil
+}
+
+// evictFlows deletes the pending sign-ins of r beyond the newest
+// maxFlows-1 and flowBudget (less the new one's size), and any that no
+// longer open.
+func (c Cookies) evictFlows(w http.ResponseWriter, r *http.Request, newName string, size int) {
+	secure := c.secure(r)
+	prefix := c.name(r, flowPrefix)
+	type pending struct {
+		name  string
+		value string
+		size  int
+		order int
+		exp   int64
+	}
+	byName := map[string]*pending{}
+	var all []*pending
+	for i, ck := range r.Cookies() {
+		if !strings.HasPrefix(ck.Name, prefix) {
+			continue
+		}
+		base := strings.TrimSuffix(ck.Name, ".http")
+		if base == newName {
+			continue
+		}
+		p := byName[base]
+		if p == nil {
+			p = &pending{name: base, order: i, exp: -1}
+			byName[base] = p
+			all = append(all, p)
+		}
+		p.size += len(ck.Name) + len(ck.Value) + 3
+		if p.value == "" {
+			p.value = ck.Value
+		}
+	}
+	for _, p := range all {
+		// Both copies are sealed for the first name.
+		if env, err := c.Codec.open(p.name, p.value); err == nil {
+			p.exp = env.Exp
+		}
+	}
+	// Newest first: the latest expiry, then the later cookie (browsers send
+	// cookies of the same path oldest first).
+	slices.SortStableFunc(all, func(a, b *pending) int {
+		if a.exp != b.exp {
+			return cmp.Compare(b.exp, a.exp)
+		}
+		return cmp.Compare(b.order, a.order)
+	})
+	kept := 1
+	for _, p := range all {
+		if p.exp >= 0 && kept < maxFlows && size+p.size <= flowBudget {
+			kept++
+			size += p.size
+			continue
+		}
+		for _, ck := range flowCookies(p.name, secure) {
+			ck.MaxAge = -1
+			http.SetCookie(w, ck)
+		}
+	}
 }
 
 // TakeFlow reads and deletes the sign-in attempt id's cookie.
 func (c Cookies) TakeFlow(w http.ResponseWriter, r *http.Request, id string, v any) error {
-	n := flowName(id)
+	n := c.name(r, flowName(id))
 	value := ""
 	for _, ck := range flowCookies(n, c.secure(r)) {
 		if got, err := r.Cookie(ck.Name); err == nil && value == "" {
@@ -185,11 +267,13 @@ func flowCookies(n string, secure bool) []*http.Cookie {
 	return cks
 }
 
+const flowPrefix = "idweb.signin."
+
 func flowName(id string) string {
 	// The id is random base64url; keep the cookie name short and within the
 	// token characters cookies allow.
 	if len(id) > 22 {
 		id = id[:22]
 	}
-	return "idweb.signin." + id
+	return flowPrefix + id
 }

@@ -2,8 +2,10 @@ package session
 
 import (
 	"crypto/tls"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -122,6 +124,10 @@ func TestCookieAttributes(t *testing.T) {
 				t.Fatal(err)
 			}
 			fl := w.Result().Cookies()
+			// A Secure cookie has the __Host- prefix, the flow's too.
+			if wantPrefix := tt.wantSecure; strings.HasPrefix(fl[0].Name, "__Host-") != wantPrefix {
+				t.Errorf("flow cookie %q: want the __Host- prefix = %v", fl[0].Name, wantPrefix)
+			}
 			// The identity provider posts back cross-site: only
 			// SameSite=None; Secure survives that.
 			if fl[0].SameSite != http.SameSiteNoneMode || !fl[0].Secure || !fl[0].HttpOnly {
@@ -193,5 +199,168 @@ func TestClearEndsTheSession(t *testing.T) {
 	r4.AddCookie(w.Result().Cookies()[0])
 	if _, ok := c.User(r4); !ok {
 		t.Fatal("a new sign-in is refused")
+	}
+}
+
+// A sibling subdomain can plant a cookie for the parent domain, but not one
+// with the __Host- prefix: over https a flow cookie without the prefix (the
+// attacker's own sign-in, say) does not complete a sign-in.
+func TestTakeFlowRefusesUnprefixedCookieWhenSecure(t *testing.T) {
+	c := Cookies{Codec: newCodec(t)}
+	r := httptest.NewRequest("GET", "https://app.example.com/signin", nil)
+	w := httptest.NewRecorder()
+	if err := c.SetFlow(w, r, "s1", "v", time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	set := w.Result().Cookies()
+	if len(set) != 1 || set[0].Name != "__Host-idweb.signin.s1" {
+		t.Fatalf("flow cookies over https: %+v", set)
+	}
+	var v string
+	for _, planted := range []*http.Cookie{
+		{Name: "idweb.signin.s1", Value: set[0].Value},      // the value renamed
+		{Name: "idweb.signin.s1.http", Value: set[0].Value}, // the plain-http copy's name
+	} {
+		cb := httptest.NewRequest("POST", "https://app.example.com/signin-oidc", nil)
+		cb.AddCookie(planted)
+		if err := c.TakeFlow(httptest.NewRecorder(), cb, "s1", &v); err == nil {
+			t.Errorf("a planted %s cookie completed the sign-in", planted.Name)
+		}
+	}
+	// A cookie sealed for the unprefixed name (made on plain http) does
+	// not open under the prefixed one either.
+	plain := httptest.NewRequest("GET", "http://localhost:5000/signin", nil)
+	w = httptest.NewRecorder()
+	c.SetFlow(w, plain, "s2", "v", time.Minute)
+	cb := httptest.NewRequest("POST", "https://app.example.com/signin-oidc", nil)
+	cb.AddCookie(&http.Cookie{Name: "__Host-idweb.signin.s2", Value: w.Result().Cookies()[0].Value})
+	if err := c.TakeFlow(httptest.NewRecorder(), cb, "s2", &v); err == nil {
+		t.Error("a flow sealed for the unprefixed name opened")
+	}
+	// The genuine cookie does.
+	cb = httptest.NewRequest("POST", "https://app.example.com/signin-oidc", nil)
+	cb.AddCookie(set[0])
+	if err := c.TakeFlow(httptest.NewRecorder(), cb, "s1", &v); err != nil || v != "v" {
+		t.Fatalf("TakeFlow = %q, %v", v, err)
+	}
+}
+
+// jar keeps cookies as a browser does: in order of creation, replaced and
+// deleted by Set-Cookie.
+type jar []*http.Cookie
+
+func (j *jar) apply(resp *http.Response) {
+	for _, ck := range resp.Cookies() {
+		*j = slices.DeleteFunc(*j, func(o *http.Cookie) bool { return o.Name == ck.Name })
+		if ck.MaxAge >= 0 {
+			*j = append(*j, ck)
+		}
+	}
+}
+
+func (j jar) header() string {
+	var parts []string
+	for _, ck := range j {
+		parts = append(parts, ck.Name+"="+ck.Value)
+	}
+	return strings.Join(parts, "; ")
+}
+
+// Sign-ins started and never finished (a user who keeps clicking Sign in,
+// or a page that sends the browser to sign in) must not pile up cookies
+// until the browser or a proxy refuses the app's requests: the newest few
+// are kept, within a budget of bytes.
+func TestPendingFlowsAreBounded(t *testing.T) {
+	for _, tt := range []struct {
+		name  string
+		url   string
+		value string
+	}{
+		{"plain http, small", "http://localhost:5000/signin", "v"},
+		{"https, small", "https://app.example.com/signin", "v"},
+		{"plain http, large", "http://localhost:5000/signin", strings.Repeat("x", 2300)},
+		{"https, large", "https://app.example.com/signin", strings.Repeat("x", 2300)},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c := Cookies{Codec: newCodec(t)}
+			var j jar
+			for i := range 100 {
+				r := httptest.NewRequest("GET", tt.url, nil)
+				if h := j.header(); h != "" {
+					r.Header.Set("Cookie", h)
+				}
+				w := httptest.NewRecorder()
+				if err := c.SetFlow(w, r, fmt.Sprintf("state%03d", i), tt.value, time.Minute); err != nil {
+					t.Fatal(err)
+				}
+				j.apply(w.Result())
+				if n := len(j.header()); n > 7<<10 {
+					t.Fatalf("after %d sign-ins the Cookie header is %d bytes", i+1, n)
+				}
+			}
+			flows := map[string]bool{}
+			for _, ck := range j {
+				flows[strings.TrimSuffix(ck.Name, ".http")] = true
+			}
+			if len(flows) > maxFlows || len(flows) == 0 {
+				t.Errorf("%d sign-ins pending, want 1 to %d", len(flows), maxFlows)
+			}
+			// The newest ones are kept, and complete: as many as
+			// maxFlows small ones; of large ones, the newest at least.
+			keep := maxFlows
+			if len(tt.value) > 1000 {
+				keep = 1
+			}
+			if len(flows) < keep {
+				t.Errorf("%d sign-ins pending, want %d", len(flows), keep)
+			}
+			for i := 99; i >= 100-keep; i-- {
+				r := httptest.NewRequest("POST", tt.url, nil)
+				r.Header.Set("Cookie", j.header())
+				var v string
+				if err := c.TakeFlow(httptest.NewRecorder(), r, fmt.Sprintf("state%03d", i), &v); err != nil || v != tt.value {
+					t.Errorf("sign-in %d of 100 does not complete: %v", i+1, err)
+				}
+			}
+			r := httptest.NewRequest("POST", tt.url, nil)
+			r.Header.Set("Cookie", j.header())
+			var v string
+			if err := c.TakeFlow(httptest.NewRecorder(), r, "state000", &v); err == nil {
+				t.Error("the oldest sign-in was kept")
+			}
+		})
+	}
+}
+
+// Expired or foreign flow cookies are dropped first.
+func TestSetFlowDropsFlowsThatDoNotOpen(t *testing.T) {
+	c := Cookies{Codec: newCodec(t)}
+	r := httptest.NewRequest("GET", "https://app.example.com/signin", nil)
+	r.AddCookie(&http.Cookie{Name: "__Host-idweb.signin.junk", Value: "junk"})
+	w := httptest.NewRecorder()
+	if err := c.SetFlow(w, r, "s1", "v", time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	var deleted bool
+	for _, ck := range w.Result().Cookies() {
+		if ck.Name == "__Host-idweb.signin.junk" && ck.MaxAge < 0 && ck.Secure && ck.Path == "/" {
+			deleted = true
+		}
+	}
+	if !deleted {
+		t.Errorf("a flow cookie that does not open was kept: %v", w.Result().Cookies())
+	}
+}
+
+func TestCSRFToken(t *testing.T) {
+	a, b := User{SID: "sid-a"}, User{SID: "sid-b"}
+	if a.CSRFToken() == "" || a.CSRFToken() == b.CSRFToken() || a.CSRFToken() != (User{SID: "sid-a", Name: "x"}).CSRFToken() {
+		t.Errorf("tokens: %q, %q", a.CSRFToken(), b.CSRFToken())
+	}
+	if strings.Contains(a.CSRFToken(), "sid-a") {
+		t.Error("the token shows the session id")
+	}
+	if (User{}).CSRFToken() != "" {
+		t.Error("a session without an id has a token")
 	}
 }

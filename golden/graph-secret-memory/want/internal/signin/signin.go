@@ -22,6 +22,9 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
+
+	msalerrors "github.com/AzureAD/microsoft-authentication-library-for-go/apps/errors"
 
 	"example.com/demo/internal/config"
 	"example.com/demo/internal/session"
@@ -77,12 +80,39 @@ func New(ad config.AzureAd, scopes []string, acq *tokens.Acquirer, cookies sessi
 	}
 }
 
+// ProviderOrigin is the identity provider's origin (scheme and host of
+// AzureAd:Instance): where sign-out's form post is redirected to.
+func (h *Handler) ProviderOrigin() string {
+	u, err := url.Parse(h.ad.Instance)
+	if err != nil || u.Host == "" {
+		return ""
+	}
+	return u.Scheme + "://" + u.Host
+}
+
 // Register adds the sign-in routes to mux.
 func (h *Handler) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /signin", h.signIn)
 	mux.HandleFunc("POST "+h.ad.CallbackPath, h.callback)
-	mux.HandleFunc("GET /signout", h.signOut)
-	mux.HandleFunc("POST /signout", h.signOut)
+	mux.HandleFunc("GET /signout", h.signOutPage)
+	mux.Handle("POST /signout", h.crossOriginProtection().Handler(http.HandlerFunc(h.signOut)))
+}
+
+// crossOriginProtection refuses requests a browser marks as cross-site
+// (Sec-Fetch-Site, or an Origin other than the app's): another site's page
+// cannot post the sign-out form.
+func (h *Handler) crossOriginProtection() *http.CrossOriginProtection {
+	p := http.NewCrossOriginProtection()
+	if h.ad.RedirectURI != "" {
+		// Behind a proxy the browser's origin is the public one.
+		if u, err := url.Parse(h.ad.RedirectURI); err == nil && u.Host != "" {
+			_ = p.AddTrustedOrigin(u.Scheme + "://" + u.Host)
+		}
+	}
+	p.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.fail(w, r, http.StatusForbidden, "Sign-out refused", "This request came from another site. You are still signed in: use Sign out on this app's pages.", errors.New("cross-origin sign-out"))
+	}))
+	return p
 }
 
 func (h *Handler) signIn(w http.ResponseWriter, r *http.Request) {
@@ -199,7 +229,13 @@ func (h *Handler) callback(w http.ResponseWriter, r *http.Request) {
 	}
 	res, err := h.tokens.RedeemCode(r.Context(), code, f.Verifier, f.RedirectURI, f.Scopes, f.Claims)
 	if err != nil {
-		h.fail(w, r, http.StatusBadGateway, "Sign-in failed", "The authorization code could not be redeemed.", err)
+		if refused(err) {
+			// The provider refused the code (used already, expired, or
+			// not this sign-in's): the user's part, not an outage.
+			h.fail(w, r, http.StatusBadRequest, "Sign-in expired", "This sign-in can no longer be completed: it took too long or was already used. Please sign in again.", err)
+			return
+		}
+		h.fail(w, r, http.StatusBadGateway, "Sign-in failed", "The identity provider could not be reached. Please try again.", err)
 		return
 	}
 	claims, err := h.provider.verify(r.Context(), res.IDToken.RawToken, f.Nonce)
@@ -230,8 +266,34 @@ func (h *Handler) callback(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, f.ReturnURL, http.StatusSeeOther)
 }
 
+// signOutPage answers GET /signout, which never signs out (a link or an
+// image on another site could make it): sign-out is the POST of the form
+// in every page's header.
+func (h *Handler) signOutPage(w http.ResponseWriter, r *http.Request) {
+	if _, ok := h.cookies.User(r); !ok {
+		http.Redirect(w, r, "/", http.StatusSeeOther)
+		return
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	h.OnError(w, r, http.StatusOK, "Sign out", "To sign out, use Sign out at the top of this page.")
+}
+
+// csrfField is the sign-out form's anti-forgery field; see
+// session.User.CSRFToken.
+const csrfField = "csrf"
+
 func (h *Handler) signOut(w http.ResponseWriter, r *http.Request) {
-	if u, ok := h.cookies.User(r); ok {
+	r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
+	if err := r.ParseForm(); err != nil {
+		h.fail(w, r, http.StatusBadRequest, "Sign-out failed", "The sign-out request could not be read.", err)
+		return
+	}
+	u, signedIn := h.cookies.User(r)
+	if token := u.CSRFToken(); signedIn && (token == "" || subtle.ConstantTimeCompare([]byte(r.PostForm.Get(csrfField)), []byte(token)) != 1) {
+		h.fail(w, r, http.StatusForbidden, "Sign-out refused", "This sign-out request did not come from this app's page. You are still signed in: use Sign out at the top of the page.", errors.New("sign-out without a valid anti-forgery token"))
+		return
+	}
+	if signedIn {
 		if err := h.tokens.RemoveUser(r.Context(), u.HomeAccountID); err != nil {
 			h.log.Error("sign-out: remove tokens", "err", err)
 		}
@@ -248,17 +310,26 @@ func (h *Handler) signOut(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, after, http.StatusSeeOther)
 		return
 	}
-	u, err := url.Parse(endSession)
+	end, err := url.Parse(endSession)
 	if err != nil {
 		http.Redirect(w, r, after, http.StatusSeeOther)
 		return
 	}
-	q := u.Query()
+	q := end.Query()
 	q.Set("post_logout_redirect_uri", after)
 	q.Set("client_id", h.ad.ClientID)
-	u.RawQuery = q.Encode()
+	end.RawQuery = q.Encode()
 	w.Header().Set("Cache-Control", "no-store")
-	http.Redirect(w, r, u.String(), http.StatusSeeOther)
+	http.Redirect(w, r, end.String(), http.StatusSeeOther)
+}
+
+// refused reports whether err is the token endpoint's refusal of the request
+// (HTTP 4xx, such as invalid_grant for a replayed or expired code), as
+// opposed to a provider that could not be reached or failed (5xx).
+func refused(err error) bool {
+	var callErr msalerrors.CallErr
+	return errors.As(err, &callErr) && callErr.Resp != nil &&
+		callErr.Resp.StatusCode >= 400 && callErr.Resp.StatusCode < 500
 }
 
 func (h *Handler) fail(w http.ResponseWriter, r *http.Request, status int, title, msg string, err error) {
@@ -290,18 +361,52 @@ func (h *Handler) origin(r *http.Request) string {
 	return scheme + "://" + r.Host
 }
 
+// maxReturnURL bounds the path a sign-in comes back to: it travels in the
+// sign-in's cookie, which must stay well within browsers' limits.
+const maxReturnURL = 2048
+
 // LocalPath returns p if it is a path on this site, otherwise "/". It refuses
-// absolute URLs, scheme-relative ones ("//evil.example") and backslash tricks
-// browsers normalise into them.
+// absolute URLs, scheme-relative ones ("//evil.example"), backslash tricks
+// browsers normalise into them, control characters, the same tricks
+// percent-encoded ("/%2F/evil.example", "/%5Cevil.example", also encoded
+// twice), as Microsoft.Identity.Web's IsLocalUrl does, and paths longer than
+// maxReturnURL.
 func LocalPath(p string) string {
-	if p == "" || p[0] != '/' || strings.HasPrefix(p, "//") || strings.ContainsAny(p, "\\\r\n\t") {
+	if len(p) > maxReturnURL || !isLocal(p) {
 		return "/"
 	}
 	u, err := url.Parse(p)
-	if err != nil || u.Scheme != "" || u.Host != "" {
+	if err != nil || u.Scheme != "" || u.Host != "" || u.Opaque != "" {
 		return "/"
 	}
-	return p
+	// What a server or browser may make of it once decoded must be local
+	// too: decode until nothing changes (a few rounds at most).
+	d := p
+	for range 3 {
+		next, err := url.PathUnescape(d)
+		if err != nil {
+			return "/"
+		}
+		if next == d {
+			return p
+		}
+		if !isLocal(next) {
+			return "/"
+		}
+		d = next
+	}
+	return "/"
+}
+
+// isLocal reports whether p starts with exactly one slash, has no backslash
+// and no control character.
+func isLocal(p string) bool {
+	if p == "" || p[0] != '/' || strings.HasPrefix(p, "//") {
+		return false
+	}
+	return !strings.ContainsFunc(p, func(c rune) bool {
+		return c == '\\' || c < 0x20 || c == 0x7f || unicode.IsControl(c)
+	})
 }
 
 // withOIDCScopes returns scopes plus openid, profile and offline_access.

@@ -20,6 +20,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 
+	"example.com/demo/internal/origin"
 	"example.com/demo/internal/session"
 	"example.com/demo/internal/signin"
 	"example.com/demo/internal/tokens"
@@ -174,7 +175,7 @@ func (a *App) fail(w http.ResponseWriter, r *http.Request, err error) {
 // Handler returns the app's routes, with sign-in's, behind security
 // headers, with styled pages for unknown paths and methods.
 func (a *App) Handler() http.Handler {
-	return securityHeaders(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return securityHeaders(a.signIn.ProviderOrigin(), http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h, pattern := a.mux.Handler(r)
 		if pattern != "" {
 			h.ServeHTTP(w, r)
@@ -249,15 +250,22 @@ func (a *App) renderError(w http.ResponseWriter, r *http.Request, status int, ti
 }
 
 // securityHeaders sets headers that keep the pages from being framed,
-// sniffed or made to load anything from elsewhere.
-func securityHeaders(next http.Handler) http.Handler {
+// sniffed or made to load anything from elsewhere, and HSTS whenever the
+// public origin is https (a TLS connection, a trusted proxy's
+// X-Forwarded-Proto, or an https AzureAd:RedirectUri: see package origin),
+// never on plain-http localhost. Forms may post only here, and be
+// redirected on to the identity provider (provider, its origin): browsers
+// apply form-action to the redirects of a form's post, and signing out is
+// a post that ends at the provider's logout endpoint.
+func securityHeaders(provider string, next http.Handler) http.Handler {
+	csp := "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self' " + provider + "; frame-ancestors 'none'; base-uri 'none'"
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
-		h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+		h.Set("Content-Security-Policy", csp)
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("X-Frame-Options", "DENY")
 		h.Set("Referrer-Policy", "same-origin")
-		if r.TLS != nil {
+		if origin.HTTPS(r) {
 			h.Set("Strict-Transport-Security", "max-age=31536000")
 		}
 		next.ServeHTTP(w, r)

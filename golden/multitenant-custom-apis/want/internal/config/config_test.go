@@ -86,6 +86,10 @@ func TestLoadRefuses(t *testing.T) {
 			`MicrosoftGraph:Scopes is empty`},
 		{"scope with a space", `{"MicrosoftGraph": {"Scopes": ["user.read mail.read"]}}`, nil, "",
 			`MicrosoftGraph:Scopes:0 "user.read mail.read" must be one scope`},
+		{"known proxy not an address", `{"ForwardedHeaders": {"KnownProxies": ["10.0.0.0/33"]}}`, nil, "",
+			`ForwardedHeaders:KnownProxies:0 "10.0.0.0/33" is not an IP address or a network`},
+		{"known proxies as a string from the environment", `{}`, []string{"ForwardedHeaders__KnownProxies=10.0.0.4"}, "",
+			`set ForwardedHeaders__KnownProxies__0`},
 		{"missing client id", `{"AzureAd": {"ClientId": ""}}`, nil, "",
 			`AzureAd:ClientId is empty`},
 		{"client id not a GUID", `{"AzureAd": {"ClientId": "my-app"}}`, nil, "",
@@ -169,6 +173,39 @@ func TestDevelopmentSettingsAllowedInDevelopment(t *testing.T) {
 	}
 	if cfg.Development.TrustCertificateFile != "c.pem" {
 		t.Errorf("TrustCertificateFile = %q", cfg.Development.TrustCertificateFile)
+	}
+}
+
+func TestReverseProxySettings(t *testing.T) {
+	dir := writeDir(t, map[string]string{"appsettings.json": base})
+	cfg, err := Load(dir, Production, []string{
+		"AllowedHosts=app.example.com",
+		"PATH=/bin", // not a key of ours
+		"ForwardedHeaders__KnownProxies__0=10.0.0.4",
+		"ForwardedHeaders__KnownProxies__1=fd00::/8",
+		"ForwardedHeaders__KnownNetworks__0=10.1.0.0/16",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fh := cfg.ForwardedHeaders
+	if cfg.AllowedHosts != "app.example.com" {
+		t.Errorf("AllowedHosts = %q from the environment", cfg.AllowedHosts)
+	}
+	if _, ok := cfg.raw["PATH"]; ok {
+		t.Errorf("PATH read as a setting")
+	}
+	if fmt.Sprint(fh.KnownProxies, fh.KnownNetworks) != "[10.0.0.4 fd00::/8] [10.1.0.0/16]" {
+		t.Errorf("ForwardedHeaders = %+v", fh)
+	}
+	dir = writeDir(t, map[string]string{"appsettings.json": base, "appsettings.Production.json": `{"AllowedHosts": "app.example.com;*.contoso.example"}`})
+	if cfg, err = Load(dir, Production, nil); err != nil || cfg.AllowedHosts != "app.example.com;*.contoso.example" {
+		t.Errorf("AllowedHosts = %q, %v", cfg.AllowedHosts, err)
+	}
+	for _, s := range []string{"10.0.0.4", "::ffff:10.0.0.4", "10.0.0.0/8", "fd00::/8"} {
+		if _, err := ParsePrefix(s); err != nil {
+			t.Errorf("ParsePrefix(%q): %v", s, err)
+		}
 	}
 }
 

@@ -352,7 +352,7 @@ func TestHandle(t *testing.T) {
 			name:    "success: the page, not kept by caches",
 			cookies: []*http.Cookie{signedIn},
 			page:    func() (web.View, error) { return web.View{Template: ordersPage, Data: "3 orders <pending>"}, nil },
-			want:    want{status: http.StatusOK, called: true, body: []string{`<p id="orders">3 orders &lt;pending&gt;</p>`, `href="/signout"`}},
+			want:    want{status: http.StatusOK, called: true, body: []string{`<p id="orders">3 orders &lt;pending&gt;</p>`, `action="/signout"`}},
 		},
 		{
 			name:    "interaction required: sign in for the page's scopes (incremental consent)",

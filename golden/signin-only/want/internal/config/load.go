@@ -5,7 +5,8 @@
 //  1. appsettings.json
 //  2. appsettings.{APP_ENV}.json (optional), merged over it
 //  3. environment variables, where "__" separates keys
-//     (AzureAd__ClientCredentials__0__ClientSecret overrides that one key)
+//     (AzureAd__ClientCredentials__0__ClientSecret overrides that one key),
+//     and AllowedHosts
 //
 // Keys match case-insensitively, as in .NET.
 package config
@@ -48,7 +49,9 @@ func Load(dir, appEnv string, environ []string) (*Config, error) {
 	merge(root, overlay)
 	for _, kv := range environ {
 		key, value, ok := strings.Cut(kv, "=")
-		if !ok || !strings.Contains(key, "__") {
+		// Top-level keys come from the environment only when they are
+		// settings of ours (PATH or HOME are not).
+		if !ok || (!strings.Contains(key, "__") && !strings.EqualFold(key, "AllowedHosts")) {
 			continue
 		}
 		set(root, strings.Split(key, "__"), value)

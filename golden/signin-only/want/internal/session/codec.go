@@ -88,21 +88,30 @@ func (c *Codec) Seal(name string, v any, ttl time.Duration) (string, error) {
 
 // Open decrypts a value sealed for the cookie called name into v.
 func (c *Codec) Open(name, value string, v any) error {
-	sealed, err := base64.RawURLEncoding.DecodeString(value)
-	if err != nil || len(sealed) < c.aead.NonceSize() {
-		return ErrInvalid
-	}
-	n := c.aead.NonceSize()
-	plain, err := c.aead.Open(nil, sealed[:n], sealed[n:], []byte(name))
+	env, err := c.open(name, value)
 	if err != nil {
-		return ErrInvalid
-	}
-	var env envelope
-	if err := json.Unmarshal(plain, &env); err != nil || c.now().Unix() >= env.Exp {
-		return ErrInvalid
+		return err
 	}
 	if err := json.Unmarshal(env.Value, v); err != nil {
 		return ErrInvalid
 	}
 	return nil
+}
+
+// open decrypts a value sealed for the cookie called name.
+func (c *Codec) open(name, value string) (envelope, error) {
+	sealed, err := base64.RawURLEncoding.DecodeString(value)
+	if err != nil || len(sealed) < c.aead.NonceSize() {
+		return envelope{}, ErrInvalid
+	}
+	n := c.aead.NonceSize()
+	plain, err := c.aead.Open(nil, sealed[:n], sealed[n:], []byte(name))
+	if err != nil {
+		return envelope{}, ErrInvalid
+	}
+	var env envelope
+	if err := json.Unmarshal(plain, &env); err != nil || c.now().Unix() >= env.Exp {
+		return envelope{}, ErrInvalid
+	}
+	return env, nil
 }
