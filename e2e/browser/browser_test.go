@@ -45,6 +45,8 @@ import (
 	"errors"
 	"fmt"
 	"image/png"
+	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -152,6 +154,7 @@ func TestGraphProject(t *testing.T) {
 		}
 		b.checkCookiesAfterSignIn()
 		b.screenshot("signed-in-typed-name.png")
+		b.crossSiteSignOut(name)
 		b.signOut("")
 	})
 }
@@ -674,6 +677,35 @@ func (b *browser) waitSignedInHome(displayName string) {
 		}
 		return nil
 	})
+}
+
+// crossSiteSignOut opens a page on another origin (127.0.0.1, while the
+// app is localhost: another site) that posts a sign-out form to the app as
+// soon as it loads, as an attacker's page would, and checks that the user
+// is still signed in afterwards.
+func (b *browser) crossSiteSignOut(displayName string) {
+	b.t.Helper()
+	evil := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		fmt.Fprintf(w, `<!doctype html><title>win a prize</title>
+<form id="f" method="post" action="%s/signout"><input type="hidden" name="csrf" value="forged"></form>
+<script>document.getElementById("f").submit()</script>`, b.p.appURL)
+	}))
+	b.t.Cleanup(evil.Close)
+	b.step("a page on another site posts to the app's sign-out", func(ctx context.Context) error {
+		if err := chromedp.Do(ctx, chromedp.Navigate(evil.URL)); err != nil {
+			return err
+		}
+		_, err := b.waitPage(ctx, "body", b.onApp("/signout"))
+		return err
+	})
+	// The app's 403 answer is the expected refusal, not a failure.
+	b.clearFailure()
+	b.screenshot("cross-site-signout-refused.png")
+	b.step("back on the app, still signed in", func(ctx context.Context) error {
+		return chromedp.Do(ctx, chromedp.Navigate(b.p.appURL+"/"))
+	})
+	b.waitSignedInHome(displayName)
 }
 
 // waitProfile waits until the app shows the profile of displayName (after
