@@ -124,7 +124,8 @@ func newApp(ctx context.Context, cfg *config.Config, cache tokencache.Store, log
 	if err != nil {
 		return nil, err
 	}
-	acquirer, err := tokens.New(cfg.AzureAd, cred, cache, httpClient)
+	log.Info("client credential loaded", "entry", cred.Entry)
+	acquirer, err := tokens.New(cfg.AzureAd, cred.MSAL, cache, httpClient)
 	if err != nil {
 		return nil, err
 	}

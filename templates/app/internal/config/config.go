@@ -51,10 +51,37 @@ type AzureAd struct {
 
 // CredentialDescription is one entry of AzureAd:ClientCredentials. The first
 // entry that loads is used.
+// The fields each SourceType reads are those of Microsoft.Identity.Web's
+// CredentialDescription; secrets and passwords come from the environment.
 type CredentialDescription struct {
-	SourceType   string
-	Skip         bool
+	SourceType string
+	// Skip leaves the entry out (e.g. a local-only entry in Production).
+	Skip bool
+
+	// ClientSecret: the secret.
 	ClientSecret string
+
+	// Path: a PEM or PFX file, and the PFX's password.
+	CertificateDiskPath string
+	CertificatePassword string
+	// Base64Encoded: a PFX (or PEM) file's bytes, base64-encoded.
+	Base64EncodedValue string
+
+	// KeyVault: the vault (https://<name>.vault.azure.net/) and the name of
+	// the certificate in it.
+	KeyVaultURL             string `json:"KeyVaultUrl"`
+	KeyVaultCertificateName string
+
+	// SignedAssertionFilePath: the federated token file (Kubernetes workload
+	// identity); empty means $AZURE_FEDERATED_TOKEN_FILE.
+	SignedAssertionFileDiskPath string
+
+	// SignedAssertionFromManagedIdentity and KeyVault: a user-assigned
+	// managed identity's client id; empty means the system-assigned one.
+	ManagedIdentityClientID string `json:"ManagedIdentityClientId"`
+	// SignedAssertionFromManagedIdentity: the audience of the managed
+	// identity's token; empty means api://AzureADTokenExchange.
+	TokenExchangeURL string `json:"TokenExchangeUrl"`
 }
 
 // DownstreamAPI describes a web API the app calls, in the shape of

@@ -20,6 +20,22 @@ import (
 	"github.com/idweb-init/idweb-init/templates/app/internal/config"
 )
 
+// A Credential is a loaded ClientCredentials entry.
+type Credential struct {
+	// MSAL is what MSAL Go presents to the token endpoint. Sources whose
+	// material rotates (a certificate file, a federated token file) give an
+	// assertion callback that reads it anew, so a rotation needs no restart.
+	MSAL confidential.Credential
+	// Entry names the entry that loaded, for logs:
+	// "AzureAd:ClientCredentials:1 (Path)".
+	Entry string
+	// Rejected, when set, is called once when the token endpoint refuses the
+	// credential (invalid_client): a source that can read its material
+	// again (Key Vault, after a rotation) does so, and reports whether
+	// anything changed and the request is worth one retry.
+	Rejected func(ctx context.Context) bool
+}
+
 // A Source loads the ClientCredentials entries of one SourceType.
 type Source interface {
 	// SourceType is the entry's SourceType, as Microsoft.Identity.Web
@@ -28,12 +44,12 @@ type Source interface {
 	// Load returns the credential entry d describes. key is where d is in
 	// the settings ("AzureAd:ClientCredentials:0"), for messages: an error
 	// must say which setting to fix and how.
-	Load(ctx context.Context, cfg *config.Config, d config.CredentialDescription, key string) (confidential.Credential, error)
+	Load(ctx context.Context, cfg *config.Config, d config.CredentialDescription, key string) (Credential, error)
 }
 
 // Load returns the credential of the first AzureAd:ClientCredentials entry
 // that one of sources loads (or the legacy AzureAd:ClientSecret).
-func Load(ctx context.Context, cfg *config.Config, sources ...Source) (confidential.Credential, error) {
+func Load(ctx context.Context, cfg *config.Config, sources ...Source) (Credential, error) {
 	entries := cfg.AzureAd.ClientCredentials
 	if s := cfg.AzureAd.ClientSecret; s != "" {
 		// The legacy single property is an entry of its own (config
@@ -60,17 +76,18 @@ func Load(ctx context.Context, cfg *config.Config, sources ...Source) (confident
 		cred, err := src.Load(ctx, cfg, d, key)
 		if err != nil {
 			if ctx.Err() != nil {
-				return confidential.Credential{}, ctx.Err()
+				return Credential{}, ctx.Err()
 			}
 			reasons = append(reasons, err.Error())
 			continue
 		}
+		cred.Entry = fmt.Sprintf("%s (%s)", key, src.SourceType())
 		return cred, nil
 	}
 	if len(reasons) == 0 {
-		return confidential.Credential{}, errors.New("config: AzureAd:ClientCredentials: every entry is skipped")
+		return Credential{}, errors.New("config: AzureAd:ClientCredentials: every entry is skipped")
 	}
-	return confidential.Credential{}, fmt.Errorf("config: no client credential could be loaded: %s", strings.Join(reasons, "; "))
+	return Credential{}, fmt.Errorf("config: no client credential could be loaded: %s", strings.Join(reasons, "; "))
 }
 
 func find(sources []Source, sourceType string) Source {

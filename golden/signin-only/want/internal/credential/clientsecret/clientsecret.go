@@ -19,6 +19,7 @@ import (
 	"github.com/AzureAD/microsoft-authentication-library-for-go/apps/confidential"
 
 	"hello/internal/config"
+	"hello/internal/credential"
 )
 
 // Source loads client secrets; it implements credential.Source.
@@ -28,20 +29,21 @@ type Source struct{}
 func (Source) SourceType() string { return "ClientSecret" }
 
 // Load implements credential.Source.
-func (Source) Load(_ context.Context, cfg *config.Config, d config.CredentialDescription, key string) (confidential.Credential, error) {
+func (Source) Load(_ context.Context, cfg *config.Config, d config.CredentialDescription, key string) (credential.Credential, error) {
 	secret := d.ClientSecret
 	if secret == "" && cfg.Development.ClientSecretFile != "" {
 		s, err := readSecretFile(cfg)
 		if err != nil {
-			return confidential.Credential{}, err
+			return credential.Credential{}, err
 		}
 		secret = s
 	}
 	if secret == "" {
-		return confidential.Credential{}, fmt.Errorf("%s:ClientSecret is empty: set the environment variable %s (see .env.example)",
+		return credential.Credential{}, fmt.Errorf("%s:ClientSecret is empty: set the environment variable %s (see .env.example)",
 			key, strings.ReplaceAll(key, ":", "__")+"__ClientSecret")
 	}
-	return confidential.NewCredFromSecret(secret)
+	cred, err := confidential.NewCredFromSecret(secret)
+	return credential.Credential{MSAL: cred}, err
 }
 
 // readSecretFile reads Development:ClientSecretFile, the secret the local
