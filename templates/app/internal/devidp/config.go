@@ -27,6 +27,18 @@ type User struct {
 	Mail              string `json:"mail,omitempty"`
 	JobTitle          string `json:"jobTitle,omitempty"`
 	OfficeLocation    string `json:"officeLocation,omitempty"`
+	// TenantID is the user's home tenant when it is not the stand-in's
+	// own: a user of another organization, who can sign in to
+	// multi-tenant apps (common, organizations) only, with that tenant's
+	// tid and issuer in their tokens.
+	TenantID string `json:"tenantId,omitempty"`
+	// Roles are the app roles assigned to the user (Enterprise
+	// applications > Users and groups): the ID token's roles claim.
+	Roles []string `json:"roles,omitempty"`
+	// Groups are the object ids of the user's groups: the ID token's
+	// groups claim, or, beyond 200, the overage claims (_claim_names) as
+	// Entra sends them.
+	Groups []string `json:"groups,omitempty"`
 }
 
 // Client is an application registration.
@@ -178,6 +190,19 @@ func (c *Config) validate() error {
 			return fmt.Errorf("%s.userPrincipalName: duplicate %s", key, u.UserPrincipalName)
 		}
 		seenUPNs[strings.ToLower(u.UserPrincipalName)] = true
+		if u.TenantID != "" && !guidRE.MatchString(u.TenantID) {
+			return fmt.Errorf("%s.tenantId: %q is not a GUID", key, u.TenantID)
+		}
+		for j, r := range u.Roles {
+			if !permissionRE.MatchString(r) {
+				return fmt.Errorf("%s.roles[%d]: %q is not a role value (letters, digits, '.', '_', ':', '~', '-')", key, j, r)
+			}
+		}
+		for j, g := range u.Groups {
+			if !guidRE.MatchString(g) {
+				return fmt.Errorf("%s.groups[%d]: %q is not a group object id (a GUID)", key, j, g)
+			}
+		}
 	}
 	if err := validateAPIs(c.APIs); err != nil {
 		return err

@@ -603,7 +603,8 @@ func (s *Server) clientCredentialsGrant(r *http.Request, cl *client, azpacr stri
 // refresh token): access token, optional ID token and client_info.
 func (s *Server) userTokens(r *http.Request, cl *client, azpacr string, u User, req scopeSet, extra issuedClaims, nonce string, withIDToken bool) (map[string]any, error) {
 	now := s.now()
-	iss := s.issuer(r)
+	tid := s.homeTenant(u)
+	iss := s.tenantIssuer(r, tid)
 	sub := pairwiseSubject(u.ID, cl.ClientID)
 	aud, scp := s.delegatedScopes(cl, u, req)
 	atClaims := map[string]any{
@@ -614,7 +615,7 @@ func (s *Server) userTokens(r *http.Request, cl *client, azpacr string, u User, 
 		"exp":                now.Add(s.atTTL).Unix(),
 		"scp":                strings.Join(scp, " "),
 		"oid":                u.ID,
-		"tid":                s.tenantID,
+		"tid":                tid,
 		"sub":                sub,
 		"azp":                cl.ClientID,
 		"azpacr":             azpacr,
@@ -629,7 +630,7 @@ func (s *Server) userTokens(r *http.Request, cl *client, azpacr string, u User, 
 	if err != nil {
 		return nil, err
 	}
-	clientInfo, err := json.Marshal(map[string]string{"uid": u.ID, "utid": s.tenantID})
+	clientInfo, err := json.Marshal(map[string]string{"uid": u.ID, "utid": tid})
 	if err != nil {
 		return nil, err
 	}
@@ -650,7 +651,7 @@ func (s *Server) userTokens(r *http.Request, cl *client, azpacr string, u User, 
 			"exp":                now.Add(idTokenTTL).Unix(),
 			"sub":                sub,
 			"oid":                u.ID,
-			"tid":                s.tenantID,
+			"tid":                tid,
 			"name":               u.DisplayName,
 			"preferred_username": u.UserPrincipalName,
 			"uti":                randomToken(16),
@@ -661,6 +662,9 @@ func (s *Server) userTokens(r *http.Request, cl *client, azpacr string, u User, 
 		}
 		if req.oidc["email"] && u.Mail != "" {
 			claims["email"] = u.Mail
+		}
+		for k, v := range s.authorizationClaims(r, u) {
+			claims[k] = v
 		}
 		idt, err := s.sign(claims)
 		if err != nil {
