@@ -57,6 +57,10 @@ type Client struct {
 	// client-credentials tokens. Empty: ["User.Read.All"].
 	// (Extension to the contract: Entra takes these from app role assignments.)
 	Roles []string `json:"roles,omitempty"`
+	// FederatedCredentials are the tokens of other issuers the client
+	// accepts as client assertions (Kubernetes workload identity, a managed
+	// identity); see FederatedCredential.
+	FederatedCredentials []FederatedCredential `json:"federatedCredentials,omitempty"`
 }
 
 // API is a protected web API ("downstream API") registered in the tenant,
@@ -87,11 +91,17 @@ type Config struct {
 	Users    []User   `json:"users"`
 	Clients  []Client `json:"clients"`
 	APIs     []API    `json:"apis,omitempty"`
+	// ManagedIdentities are the user-assigned managed identities the
+	// managed identity endpoints serve, besides the system-assigned one.
+	ManagedIdentities []ManagedIdentity `json:"managedIdentities,omitempty"`
 
 	SigningKey          *rsa.PrivateKey  `json:"-"` // nil: generate (tokens then do not survive a restart)
 	AccessTokenLifetime time.Duration    `json:"-"` // 0: 1h
 	Now                 func() time.Time `json:"-"` // nil: time.Now
 	Logger              *slog.Logger     `json:"-"` // nil: discard
+	// IdentityHeader is the secret the App Service–style managed identity
+	// endpoint requires (IDENTITY_HEADER). Empty: a random one.
+	IdentityHeader string `json:"-"`
 }
 
 // LoadConfig reads and validates a devidp.json registration file. Unknown
@@ -166,6 +176,9 @@ func (c *Config) validate() error {
 				return fmt.Errorf("%s.roles[%d]: %q is not a valid role name", key, j, r)
 			}
 		}
+		if err := validateFederatedCredentials(key, c.TenantID, cl.FederatedCredentials); err != nil {
+			return err
+		}
 	}
 	if len(c.Users) == 0 {
 		return errors.New("users: at least one test user is required")
@@ -205,6 +218,9 @@ func (c *Config) validate() error {
 		}
 	}
 	if err := validateAPIs(c.APIs); err != nil {
+		return err
+	}
+	if err := validateManagedIdentities(c.TenantID, c.ManagedIdentities); err != nil {
 		return err
 	}
 	if c.AccessTokenLifetime < 0 {

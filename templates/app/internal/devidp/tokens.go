@@ -242,11 +242,19 @@ func secretEqual(a, b string) bool {
 
 // verifyAssertion checks a private_key_jwt client assertion: RS256/PS256,
 // signed by one of the client's registered (currently valid) certificates,
-// iss = sub = client id, aud = this token endpoint, unexpired.
+// iss = sub = client id, aud = this token endpoint, unexpired. Another
+// issuer's token goes to the client's federated credentials instead.
 func (s *Server) verifyAssertion(r *http.Request, cl *client, assertion string) *oauthError {
 	tok, err := jwt.ParseSigned(assertion, []jose.SignatureAlgorithm{jose.RS256, jose.PS256})
 	if err != nil {
 		return invalidClient(50027, "JWT token is invalid or malformed: "+err.Error())
+	}
+	// An assertion the client did not sign itself (iss is not its id) is
+	// another issuer's token: a federated identity credential's.
+	if c, err := unverifiedClaims(tok); err != nil {
+		return invalidClient(50027, "JWT token is invalid or malformed: "+err.Error())
+	} else if !strings.EqualFold(c.Issuer, cl.ClientID) {
+		return s.verifyFederatedAssertion(r, cl, tok, c)
 	}
 	if len(cl.certs) == 0 {
 		return invalidClient(700027, fmt.Sprintf(
