@@ -24,6 +24,7 @@ import (
 	"github.com/AzureAD/microsoft-authentication-library-for-go/apps/confidential"
 
 	"github.com/idweb-init/idweb-init/templates/app/internal/config"
+	"github.com/idweb-init/idweb-init/templates/app/internal/credential"
 	"github.com/idweb-init/idweb-init/templates/app/internal/devidp"
 	"github.com/idweb-init/idweb-init/templates/app/internal/session"
 	"github.com/idweb-init/idweb-init/templates/app/internal/signin"
@@ -167,7 +168,7 @@ func newFixture(t *testing.T, opts ...func(*devidp.Config, *config.AzureAd)) *fi
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.acq, err = tokens.New(ad, cred, &mapStore{m: map[string][]byte{}}, f.idpSrv.Client())
+	f.acq, err = tokens.New(ad, credential.Credential{MSAL: cred}, &mapStore{m: map[string][]byte{}}, f.idpSrv.Client())
 	if err != nil {
 		t.Fatal(err)
 	}

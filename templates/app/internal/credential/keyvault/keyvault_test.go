@@ -24,6 +24,7 @@ import (
 	"github.com/idweb-init/idweb-init/templates/app/internal/credential/credentialtest"
 	"github.com/idweb-init/idweb-init/templates/app/internal/credential/keyvault/keyvaulttest"
 	"github.com/idweb-init/idweb-init/templates/app/internal/devidp"
+	"github.com/idweb-init/idweb-init/templates/app/internal/tokens"
 )
 
 const key0 = "AzureAd:ClientCredentials:0"
@@ -270,3 +271,42 @@ func TestManagedIdentity(t *testing.T) {
 		t.Errorf("the identity endpoint was asked %v", asked)
 	}
 }
+
+// TestAcquirerRetriesAfterRotation: Key Vault renewed the certificate
+// after the app loaded it and only the new one is registered: the
+// acquirer's first request is refused (invalid_client), Rejected reads the
+// new version, and the retry signs in.
+func TestAcquirerRetriesAfterRotation(t *testing.T) {
+	first := certtest.New(t, certtest.Options{Subject: "first"})
+	second := certtest.New(t, certtest.Options{Subject: "second"})
+	v := keyvaulttest.New(t)
+	store(t, v, "app-cert", first, false)
+	s := credentialtest.StandIn(t, devidp.Client{CertificatesPEM: []string{second.CertPEM()}})
+	cfg := &config.Config{}
+	cfg.AzureAd.Instance = strings.TrimSuffix(s.Authority, credentialtest.TenantID)
+	cfg.AzureAd.TenantID = credentialtest.TenantID
+	cfg.AzureAd.ClientID = s.Client.ClientID
+	cred, err := source(v, nil).Load(context.Background(), cfg, entry(v, "app-cert"), key0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	store(t, v, "app-cert", second, false)
+	acq, err := tokens.New(cfg.AzureAd, cred, noStore{}, s.HTTPClient())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := acq.AppToken(context.Background(), []string{credentialtest.Scope}); err != nil {
+		t.Fatalf("AppToken: %v", err)
+	}
+	reqs := s.Requests()
+	if len(reqs) != 2 || !first.Signed(reqs[0].Get("client_assertion")) || !second.Signed(reqs[1].Get("client_assertion")) {
+		t.Errorf("%d token requests; want one signed by the old certificate, then one by the new", len(reqs))
+	}
+}
+
+// noStore is a token cache that keeps nothing (the test needs none).
+type noStore struct{}
+
+func (noStore) Load(context.Context, string) ([]byte, error) { return nil, nil }
+func (noStore) Save(context.Context, string, []byte) error   { return nil }
+func (noStore) Delete(context.Context, string) error         { return nil }

@@ -23,6 +23,7 @@ import (
 
 	"github.com/idweb-init/idweb-init/templates/app/internal/config"
 	"github.com/idweb-init/idweb-init/templates/app/internal/config/configtest"
+	"github.com/idweb-init/idweb-init/templates/app/internal/credential"
 	"github.com/idweb-init/idweb-init/templates/app/internal/devidp"
 	"github.com/idweb-init/idweb-init/templates/app/internal/downstream"
 	"github.com/idweb-init/idweb-init/templates/app/internal/pages/apicall"
@@ -156,7 +157,7 @@ func newEnv(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	acq, err := tokens.New(cfg.AzureAd, cred, noStore{}, idpSrv.Client())
+	acq, err := tokens.New(cfg.AzureAd, credential.Credential{MSAL: cred}, noStore{}, idpSrv.Client())
 	if err != nil {
 		t.Fatal(err)
 	}
