@@ -4,8 +4,10 @@
 // On first run it creates its state directory (default .devidp) with a
 // local certificate authority (ca.pem, ca-key.pem), a TLS certificate it
 // issues from that CA (cert.pem, key.pem), an RSA token signing key
-// (signing-key.pem) and a random client secret (client-secret), which is
-// the secret of every client in devidp.json that has no clientSecret.
+// (signing-key.pem), a random client secret (client-secret), which is
+// the secret of every client in devidp.json that has no clientSecret, and
+// a client certificate with its key (client-cert.pem), which every client
+// without certificatesPem accepts.
 // Later runs reuse them, issuing a new certificate before the old one
 // expires. Browsers accept the certificate once the CA is trusted; the
 // command to trust it is printed at start-up, with the fingerprints.
@@ -112,11 +114,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	for i := range cfg.Clients {
-		if cfg.Clients[i].ClientSecret == "" {
-			cfg.Clients[i].ClientSecret = st.clientSecret
-		}
-	}
+	st.fillClients(&cfg)
 	cfg.SigningKey = st.signingKey
 	cfg.Logger = logger
 	srv, err := devidp.New(cfg)
