@@ -42,7 +42,7 @@ var tenantShapes = []struct {
 }{
 	{"single", func(o *Options) { o.TenantID = "11111111-2222-3333-4444-555555555555" }},
 	{"multi-us", func(o *Options) {
-		o.TenantID, o.Instance, o.Domain = "organizations", "https://login.microsoftonline.us/", "contoso.onmicrosoft.us"
+		o.Auth, o.Instance, o.Domain = "multi-org", "https://login.microsoftonline.us/", "contoso.onmicrosoft.us"
 		o.CallbackPath = "/auth/callback"
 	}},
 }

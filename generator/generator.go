@@ -18,8 +18,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"slices"
-	"strings"
 )
 
 // Defaults of the generated app's configuration.
@@ -45,8 +43,8 @@ func (o Options) withDefaults() Options {
 	if s, err := normalizeInstance(o.Instance); err == nil {
 		o.Instance = s
 	}
-	if slices.Contains(multiTenants, strings.ToLower(o.TenantID)) {
-		o.TenantID = strings.ToLower(o.TenantID)
+	if o.Auth == "" {
+		o.Auth = Lookup("auth").Default
 	}
 	if o.CallbackPath == "" {
 		o.CallbackPath = DefaultCallbackPath
@@ -74,13 +72,16 @@ type Data struct {
 	Name                  string
 	Module                string
 	Instance              string // ends with '/'
-	TenantID              string
+	TenantID              string // AzureAd:TenantId (organizations or common for multi-org)
 	ClientID              string
 	Domain                string // may be empty
 	CallbackPath          string
 	SignedOutCallbackPath string
-	// MultiTenant is true for common, organizations and consumers.
+	// MultiTenant is true for multi-org apps (common, organizations).
 	MultiTenant bool
+	// AllowedTenants are the only tenants whose users may sign in to a
+	// multi-org app; empty: any.
+	AllowedTenants []string
 	// SignInAudience is the az ad app create --sign-in-audience value.
 	SignInAudience string
 
@@ -118,12 +119,13 @@ func NewData(o Options) Data {
 		Name:                  o.Name,
 		Module:                o.Module,
 		Instance:              o.Instance,
-		TenantID:              o.TenantID,
+		TenantID:              o.Tenant(),
 		ClientID:              o.ClientID,
 		Domain:                o.Domain,
 		CallbackPath:          o.CallbackPath,
 		SignedOutCallbackPath: SignedOutCallbackPath,
-		MultiTenant:           slices.Contains(multiTenants, o.TenantID),
+		MultiTenant:           o.Auth == "multi-org",
+		AllowedTenants:        o.AllowedTenants,
 		Credential:            o.Credential,
 		Cache:                 o.Cache,
 		API:                   o.API,
@@ -152,7 +154,7 @@ func NewData(o Options) Data {
 	default:
 		d.FirstPage = "/account"
 	}
-	switch o.TenantID {
+	switch o.Tenant() {
 	case "common":
 		d.SignInAudience = "AzureADandPersonalMicrosoftAccount"
 	case "organizations":

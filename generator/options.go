@@ -13,11 +13,17 @@ type Options struct {
 	Module string // Go module path; default Name
 	Output string // directory to create; default Name (relative to the working directory)
 
-	Instance     string // default DefaultInstance; normalised to end with '/'
-	TenantID     string // GUID, verified domain, common, organizations or consumers; required
-	ClientID     string // application (client) ID, a GUID; required
-	Domain       string // optional, e.g. contoso.onmicrosoft.com
-	CallbackPath string // default DefaultCallbackPath
+	Instance string // default DefaultInstance; normalised to end with '/'
+	// Auth is who may sign in: single-org (the users of TenantID) or
+	// multi-org (any organization's, or only AllowedTenants'; with
+	// PersonalAccounts also personal Microsoft accounts).
+	Auth             string
+	TenantID         string // GUID or verified domain; required with single-org
+	PersonalAccounts bool   // multi-org: TenantId common instead of organizations
+	AllowedTenants   []string
+	ClientID         string // application (client) ID, a GUID; required
+	Domain           string // optional, e.g. contoso.onmicrosoft.com
+	CallbackPath     string // default DefaultCallbackPath
 
 	Credential  string // a value of the credential option
 	Cache       string // a value of the cache option
@@ -178,6 +184,19 @@ func str(f func(*Options) *string) (func(*Options) []string, func(*Options, []st
 		}
 }
 
+// boolean binds a Bool option: unset (false) reads as no answer, so the
+// option's default applies and an option that does not apply is not given.
+func boolean(f func(*Options) *bool) (func(*Options) []string, func(*Options, []string)) {
+	return func(o *Options) []string {
+			if *f(o) {
+				return []string{"true"}
+			}
+			return nil
+		}, func(o *Options, v []string) {
+			*f(o) = len(v) > 0 && v[0] == "true"
+		}
+}
+
 func list(f func(*Options) *[]string) (func(*Options) []string, func(*Options, []string)) {
 	return func(o *Options) []string { return *f(o) },
 		func(o *Options, v []string) { *f(o) = slices.Clone(v) }
@@ -207,7 +226,17 @@ func init() {
 	Model = []Option{
 		option("name", String, "Project name", "project name; also the default module path and output directory", "", true, ValidateName),
 		option("module", String, "Go module path", "Go module path of the generated project (default: the name)", "", false, ValidateModule),
-		option("tenant-id", String, "Tenant ID", "directory (tenant) ID: a GUID, a verified domain, common, organizations or consumers", "", true, ValidateTenantID),
+		{
+			Name: "auth", Kind: OneOf, Title: "Who signs in", Help: "who may sign in (dotnet new's --auth): one organization's accounts, or any organization's",
+			Default: "single-org",
+			Values: []Value{
+				{Name: "single-org", Title: "Accounts in one organization", Help: "Users of your directory (tenant) only: TenantId is its ID or domain."},
+				{Name: "multi-org", Title: "Accounts in any organization", Help: "Users of any Entra ID directory (TenantId organizations, or common with personal accounts); AllowedTenants may narrow it to some."},
+			},
+		},
+		withWhen(option("tenant-id", String, "Tenant ID", "directory (tenant) ID: a GUID or a verified domain", "", true, ValidateTenantID), "auth", "single-org"),
+		withWhen(option("personal-accounts", Bool, "Also personal Microsoft accounts", "also let personal Microsoft accounts (outlook.com, ...) sign in: TenantId common instead of organizations", "false", false, nil), "auth", "multi-org"),
+		withWhen(option("allowed-tenant", List, "Allowed tenants", "a tenant (directory) ID whose users may sign in, repeatable; none: any organization's users", "", false, ValidateGUID), "auth", "multi-org"),
 		option("client-id", String, "Application (client) ID", "application (client) ID of the app registration, a GUID", "", true, ValidateGUID),
 		withAdvanced(option("instance", String, "Entra ID instance", "Entra ID instance (the cloud's sign-in authority), an https URL", DefaultInstance, false, ValidateInstance)),
 		withAdvanced(option("domain", String, "Domain", "domain of the directory, e.g. contoso.onmicrosoft.com (optional)", "", false, ValidateDomain)),
@@ -262,7 +291,7 @@ func init() {
 	}
 	bind := map[string]func(*Options) *string{
 		"name": func(o *Options) *string { return &o.Name }, "module": func(o *Options) *string { return &o.Module },
-		"tenant-id": func(o *Options) *string { return &o.TenantID }, "client-id": func(o *Options) *string { return &o.ClientID },
+		"auth": func(o *Options) *string { return &o.Auth }, "tenant-id": func(o *Options) *string { return &o.TenantID }, "client-id": func(o *Options) *string { return &o.ClientID },
 		"instance": func(o *Options) *string { return &o.Instance }, "domain": func(o *Options) *string { return &o.Domain },
 		"callback-path": func(o *Options) *string { return &o.CallbackPath },
 		"credential":    func(o *Options) *string { return &o.Credential }, "cache": func(o *Options) *string { return &o.Cache },
@@ -272,6 +301,10 @@ func init() {
 	lists := map[string]func(*Options) *[]string{
 		"called-api-scopes": func(o *Options) *[]string { return &o.CalledAPIScopes },
 		"downstream-api":    func(o *Options) *[]string { return &o.DownstreamAPIs },
+		"allowed-tenant":    func(o *Options) *[]string { return &o.AllowedTenants },
+	}
+	bools := map[string]func(*Options) *bool{
+		"personal-accounts": func(o *Options) *bool { return &o.PersonalAccounts },
 	}
 	for i := range Model {
 		opt := &Model[i]
@@ -279,6 +312,8 @@ func init() {
 			opt.get, opt.set = str(f)
 		} else if f, ok := lists[opt.Name]; ok {
 			opt.get, opt.set = list(f)
+		} else if f, ok := bools[opt.Name]; ok {
+			opt.get, opt.set = boolean(f)
 		} else {
 			panic("generator: option " + opt.Name + " is bound to no field")
 		}
@@ -320,4 +355,28 @@ func (o Options) Selected() []Value {
 		vs = append(vs, custom)
 	}
 	return vs
+}
+
+// Imply sets the one-of options that the given options' conditions pin
+// down and that were not given themselves, and returns their names:
+// --tenant-id applies only with --auth single-org, so giving it answers
+// --auth; --allowed-tenant answers --auth multi-org. given reports whether
+// an option was given (a flag or the answers file).
+func Imply(o *Options, given func(name string) bool) []string {
+	var implied []string
+	for i := range Model {
+		opt := &Model[i]
+		if !given(opt.Name) || len(opt.Get(o)) == 0 {
+			continue
+		}
+		for _, c := range opt.When {
+			target := Lookup(c.Option)
+			if len(c.Values) != 1 || target.Kind != OneOf || given(c.Option) || slices.Contains(implied, c.Option) {
+				continue
+			}
+			target.Set(o, c.Values)
+			implied = append(implied, c.Option)
+		}
+	}
+	return implied
 }

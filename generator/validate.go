@@ -47,6 +47,18 @@ var (
 // multiTenants are the tenant values that are not one directory.
 var multiTenants = []string{"common", "organizations", "consumers"}
 
+// Tenant is the AzureAd:TenantId o writes: its tenant for single-org,
+// organizations or (with personal accounts) common for multi-org.
+func (o Options) Tenant() string {
+	if o.Auth != "multi-org" {
+		return o.TenantID
+	}
+	if o.PersonalAccounts {
+		return "common"
+	}
+	return "organizations"
+}
+
 // ValidateName checks a project name: letters, digits, '-', '_' and '.',
 // not starting with '.' or '-'. The name is also the default directory and
 // module path.
@@ -89,16 +101,20 @@ func ValidateGUID(s string) error {
 	return nil
 }
 
-// ValidateTenantID checks a tenant: a directory's GUID, one of its verified
-// domains (contoso.onmicrosoft.com), or common, organizations or consumers.
+// ValidateTenantID checks the tenant of a single-org app: a directory's
+// GUID or one of its verified domains (contoso.onmicrosoft.com). The
+// multi-tenant names are refused with what to use instead.
 func ValidateTenantID(s string) error {
 	if s == "" {
 		return errors.New("must not be empty")
 	}
-	if guidRE.MatchString(s) || isDomain(s) || slices.Contains(multiTenants, strings.ToLower(s)) {
+	if slices.Contains(multiTenants, strings.ToLower(s)) {
+		return fmt.Errorf("%q is for apps that any organization's users sign in to: use --auth multi-org (with --personal-accounts for common) instead of a tenant ID", s)
+	}
+	if guidRE.MatchString(s) || isDomain(s) {
 		return nil
 	}
-	return fmt.Errorf("%q is not a tenant ID (want a GUID, a verified domain such as contoso.onmicrosoft.com, common, organizations or consumers)", s)
+	return fmt.Errorf("%q is not a tenant ID (want a GUID or a verified domain such as contoso.onmicrosoft.com)", s)
 }
 
 // ValidateDomain checks the optional domain of the directory

@@ -39,12 +39,12 @@ func TestValidators(t *testing.T) {
 
 		{"tenant", ValidateTenantID, "11111111-2222-3333-4444-555555555555", ""},
 		{"tenant", ValidateTenantID, "contoso.onmicrosoft.com", ""},
-		{"tenant", ValidateTenantID, "common", ""},
-		{"tenant", ValidateTenantID, "Organizations", ""},
-		{"tenant", ValidateTenantID, "consumers", ""},
-		{"tenant", ValidateTenantID, "contoso", `"contoso" is not a tenant ID (want a GUID, a verified domain such as contoso.onmicrosoft.com, common, organizations or consumers)`},
-		{"tenant", ValidateTenantID, "10.0.0.1", `"10.0.0.1" is not a tenant ID (want a GUID, a verified domain such as contoso.onmicrosoft.com, common, organizations or consumers)`},
-		{"tenant", ValidateTenantID, "-x.com", `"-x.com" is not a tenant ID (want a GUID, a verified domain such as contoso.onmicrosoft.com, common, organizations or consumers)`},
+		{"tenant", ValidateTenantID, "common", `"common" is for apps that any organization's users sign in to: use --auth multi-org (with --personal-accounts for common) instead of a tenant ID`},
+		{"tenant", ValidateTenantID, "Organizations", `"Organizations" is for apps that any organization's users sign in to: use --auth multi-org (with --personal-accounts for common) instead of a tenant ID`},
+		{"tenant", ValidateTenantID, "consumers", `"consumers" is for apps that any organization's users sign in to: use --auth multi-org (with --personal-accounts for common) instead of a tenant ID`},
+		{"tenant", ValidateTenantID, "contoso", `"contoso" is not a tenant ID (want a GUID or a verified domain such as contoso.onmicrosoft.com)`},
+		{"tenant", ValidateTenantID, "10.0.0.1", `"10.0.0.1" is not a tenant ID (want a GUID or a verified domain such as contoso.onmicrosoft.com)`},
+		{"tenant", ValidateTenantID, "-x.com", `"-x.com" is not a tenant ID (want a GUID or a verified domain such as contoso.onmicrosoft.com)`},
 
 		{"domain", ValidateDomain, "", ""},
 		{"domain", ValidateDomain, "contoso.onmicrosoft.com", ""},
@@ -191,7 +191,7 @@ func TestGraphFollowsTheCloud(t *testing.T) {
 func TestDefaults(t *testing.T) {
 	o := validOptions()
 	o.Instance = "https://login.microsoftonline.us"
-	o.TenantID = "Common"
+	o.TenantID, o.Auth, o.PersonalAccounts = "", "multi-org", true
 	d := NewData(o)
 	if d.Module != "demo" || d.Instance != "https://login.microsoftonline.us/" || d.TenantID != "common" ||
 		d.CallbackPath != DefaultCallbackPath || d.Credential != "client-secret" || d.Cache != "memory" || d.API != "graph" ||
@@ -200,6 +200,21 @@ func TestDefaults(t *testing.T) {
 	}
 	if d.SignInAPI == nil || d.SignInAPI.BaseURL != "https://graph.microsoft.us/v1.0" {
 		t.Errorf("the sign-in API = %+v, want Graph in the US government cloud", d.SignInAPI)
+	}
+	o.PersonalAccounts, o.AllowedTenants = false, []string{"72f988bf-86f1-41af-91ab-2d7cd011db47"}
+	if d := NewData(o); d.TenantID != "organizations" || d.SignInAudience != "AzureADMultipleOrgs" || len(d.AllowedTenants) != 1 {
+		t.Errorf("multi-org without personal accounts: TenantId %q, audience %q, allowed %v", d.TenantID, d.SignInAudience, d.AllowedTenants)
+	}
+	if err := o.Validate(); err != nil {
+		t.Errorf("Validate: %v", err)
+	}
+	o.TenantID = "11111111-2222-3333-4444-555555555555"
+	if err := o.Validate(); err == nil || !strings.Contains(err.Error(), "tenant-id: applies only with --auth single-org") {
+		t.Errorf("--tenant-id with --auth multi-org: %v", err)
+	}
+	o.TenantID, o.Auth = "11111111-2222-3333-4444-555555555555", "single-org"
+	if err := o.Validate(); err == nil || !strings.Contains(err.Error(), "allowed-tenant: applies only with --auth multi-org") {
+		t.Errorf("--allowed-tenant with --auth single-org: %v", err)
 	}
 	if got := o.withDefaults().Output; got != "demo" {
 		t.Errorf("default output = %q, want demo", got)

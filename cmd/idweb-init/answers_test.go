@@ -17,7 +17,7 @@ import (
 func TestAnswersRoundTrip(t *testing.T) {
 	tests := map[string][]string{
 		"graph": validArgs,
-		"multi-tenant": {"--name", "my-app", "--tenant-id", "organizations", "--client-id", clientID,
+		"multi-tenant": {"--name", "my-app", "--allowed-tenant", tenantID, "--personal-accounts", "--client-id", clientID,
 			"--instance", "https://login.microsoftonline.us", "--domain", "contoso.onmicrosoft.com", "--callback-path", "/auth/callback", "--graph-client", "sdk"},
 		"custom": append(slices.Clone(validArgs), "--api-name", "Orders", "--called-api-url", "https://orders.contoso.com/api",
 			"--called-api-scopes", "api://"+apiID+"/Orders.Read api://"+apiID+"/Orders.Write",
@@ -102,8 +102,8 @@ func TestBadAnswers(t *testing.T) {
 		{"unknown option", `{"options": {"colour": "blue"}}`, `--answers: unknown option "colour"`},
 		{"list for a string", `{"options": {"name": ["demo"]}}`, `--answers: name: want a string`},
 		{"bad value", `{"options": {"name": "demo", "tenant-id": "contoso", "client-id": "` + clientID + `"}}`,
-			`--answers: tenant-id: "contoso" is not a tenant ID (want a GUID, a verified domain such as contoso.onmicrosoft.com, common, organizations or consumers)`},
-		{"bad value", `{"options": {"name": "demo", "tenant-id": "common", "client-id": "` + clientID + `", "api": "custom"}}`,
+			`--answers: tenant-id: "contoso" is not a tenant ID (want a GUID or a verified domain such as contoso.onmicrosoft.com)`},
+		{"bad value", `{"options": {"name": "demo", "auth": "multi-org", "client-id": "` + clientID + `", "api": "custom"}}`,
 			`--answers: called-api-url: --api custom needs the API: --called-api-url and --called-api-scopes, or --downstream-api`},
 		{"required option missing", `{"options": {"name": "demo"}}`, `missing required flags: --tenant-id, --client-id (give them, or run in a terminal to be asked)`},
 	}

@@ -63,6 +63,7 @@ func TestAPIFlags(t *testing.T) {
 			}
 			want := tc.want
 			want.Name, want.Module, want.TenantID, want.ClientID = "demo", "example.com/demo", tenantID, clientID
+			want.Auth = "single-org" // implied by --tenant-id
 			if !reflect.DeepEqual(o, want) {
 				t.Errorf("options = %+v\nwant      %+v", o, want)
 			}

@@ -82,6 +82,9 @@ func TestInteractive(t *testing.T) {
 	expectString("Go module path:")
 	expectString("(my-app)") // the default is the name
 	send("example.com/my-app")
+	expectString("Who signs in:")
+	expectString("Accounts in one organization")
+	send("") // the default: single-org
 	expectString("Tenant ID:")
 	send("?")
 	expectString("verified domain")

@@ -151,6 +151,9 @@ func (a *app) options(cmd *cobra.Command, f *genFlags) (generator.Options, error
 		}
 	}
 
+	for _, name := range generator.Imply(&o, func(name string) bool { return given[name] }) {
+		given[name] = true
+	}
 	if a.prompter == nil || f.yes {
 		if missing := missingRequired(&o); len(missing) > 0 {
 			return o, usageErrorf("missing required flags: %s (give them, or run in a terminal to be asked)", strings.Join(missing, ", "))

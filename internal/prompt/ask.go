@@ -15,14 +15,16 @@ import (
 // applies to o and that given (by option name) does not report as set by
 // a flag or an answers file, and fills o with the answers. It skips
 // Advanced options (they keep their defaults) and options whose answer is
-// forced (a one-of option with one value). A custom API's questions end
+// forced (a one-of option with one value) or implied by a given option
+// (see generator.Imply: --tenant-id answers --auth). A custom API's questions end
 // with "Add another API?" (see askMoreAPIs). The output directory
 // ("output") comes last. Ask returns the names of the options it asked
 // for.
 func Ask(p Prompter, o *generator.Options, given func(name string) bool) (asked []string, err error) {
+	implied := generator.Imply(o, given)
 	for i := range generator.Model {
 		opt := &generator.Model[i]
-		if given(opt.Name) || !opt.Applies(o) || opt.Advanced || forced(opt) || namedAPIsGiven(opt, o, given) {
+		if given(opt.Name) || slices.Contains(implied, opt.Name) || !opt.Applies(o) || opt.Advanced || forced(opt) || namedAPIsGiven(opt, o, given) {
 			continue
 		}
 		if opt.Name == "downstream-api" {

@@ -34,6 +34,7 @@ func TestAskEverything(t *testing.T) {
 	s := prompttest.New(t, map[string][]string{
 		"Project name:":            {"bad name", "my-app"},
 		"Go module path:":          {""}, // take the default: the name
+		"Who signs in:":            {""}, // the default: single-org
 		"Tenant ID:":               {"contoso", "contoso.onmicrosoft.com"},
 		"Application (client) ID:": {"abc", clientID},
 		"API to call:":             {""}, // the default: graph
@@ -46,11 +47,11 @@ func TestAskEverything(t *testing.T) {
 	}
 	// Not asked: the advanced options (instance, domain, callback path,
 	// Graph client) and those with one value (credential, cache).
-	wantAsked := []string{"name", "module", "tenant-id", "client-id", "api", "output"}
+	wantAsked := []string{"name", "module", "auth", "tenant-id", "client-id", "api", "output"}
 	if !slices.Equal(asked, wantAsked) {
 		t.Errorf("asked %v, want %v", asked, wantAsked)
 	}
-	want := generator.Options{Name: "my-app", Module: "my-app", Output: out,
+	want := generator.Options{Name: "my-app", Module: "my-app", Output: out, Auth: "single-org",
 		TenantID: "contoso.onmicrosoft.com", ClientID: clientID, API: "graph"}
 	if !equalOptions(o, want) {
 		t.Errorf("options = %+v\nwant      %+v", o, want)
@@ -64,7 +65,7 @@ func TestAskEverything(t *testing.T) {
 	// The prompt rejects with the generator's own validators.
 	wantRejected := []string{
 		`"bad name" is not a valid project name (want letters, digits, '-', '_' and '.', not starting with '.' or '-')`,
-		`"contoso" is not a tenant ID (want a GUID, a verified domain such as contoso.onmicrosoft.com, common, organizations or consumers)`,
+		`"contoso" is not a tenant ID (want a GUID or a verified domain such as contoso.onmicrosoft.com)`,
 		`"abc" is not a GUID (want xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)`,
 	}
 	if !slices.Equal(s.Rejected, wantRejected) {
@@ -94,7 +95,7 @@ func TestAskCustomAPI(t *testing.T) {
 	if !slices.Equal(asked, wantAsked) {
 		t.Errorf("asked %v, want %v", asked, wantAsked)
 	}
-	want := generator.Options{Name: "demo", TenantID: tenantID, ClientID: clientID, API: "custom",
+	want := generator.Options{Name: "demo", Auth: "single-org", TenantID: tenantID, ClientID: clientID, API: "custom",
 		APIName: generator.DefaultAPIName, CalledAPIURL: "https://orders.contoso.com/api",
 		CalledAPIScopes: []string{"api://" + apiID + "/Orders.Read", "api://" + apiID + "/Orders.Write"}}
 	if !equalOptions(o, want) {
@@ -158,17 +159,17 @@ func TestAskOnlyWhatIsMissing(t *testing.T) {
 		given []string
 		want  []string
 	}{
-		{"module only", generator.Options{Name: "demo", TenantID: "common", ClientID: clientID, Output: "x"},
+		{"module only", generator.Options{Name: "demo", TenantID: "contoso.onmicrosoft.com", ClientID: clientID, Output: "x"},
 			[]string{"name", "tenant-id", "client-id", "api", "output"}, []string{"module"}},
 		// Advanced options given are not asked again, nor are they asked
 		// when not given.
-		{"graph given", generator.Options{Name: "demo", Module: "demo", TenantID: "common", ClientID: clientID, API: "graph", Output: "x"},
+		{"graph given", generator.Options{Name: "demo", Module: "demo", TenantID: "contoso.onmicrosoft.com", ClientID: clientID, API: "graph", Output: "x"},
 			[]string{"name", "module", "tenant-id", "client-id", "api", "output", "instance"}, nil},
 		// No API: nothing about APIs.
-		{"none", generator.Options{Name: "demo", Module: "demo", TenantID: "common", ClientID: clientID, API: "none", Output: "x"},
+		{"none", generator.Options{Name: "demo", Module: "demo", TenantID: "contoso.onmicrosoft.com", ClientID: clientID, API: "none", Output: "x"},
 			[]string{"name", "module", "tenant-id", "client-id", "api", "output"}, nil},
 		// Named APIs given: no single API to ask about, no more to add.
-		{"named APIs given", generator.Options{Name: "demo", Module: "demo", TenantID: "common", ClientID: clientID, API: "custom", Output: "x",
+		{"named APIs given", generator.Options{Name: "demo", Module: "demo", TenantID: "contoso.onmicrosoft.com", ClientID: clientID, API: "custom", Output: "x",
 			DownstreamAPIs: []string{"A=https://a.example.com|api://a/x"}},
 			[]string{"name", "module", "tenant-id", "client-id", "api", "output", "downstream-api"}, nil},
 	}
@@ -226,3 +227,29 @@ func TestAskInterrupted(t *testing.T) {
 
 // equalOptions compares options field by field.
 func equalOptions(a, b generator.Options) bool { return reflect.DeepEqual(a, b) }
+
+// A multi-org app has no tenant ID to ask for; it asks about personal
+// accounts and which organizations may sign in instead.
+func TestAskMultiOrg(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "my-app")
+	s := prompttest.New(t, map[string][]string{
+		"Who signs in:":                      {"multi-org"},
+		"Also personal Microsoft accounts?":  {"n"},
+		"Allowed tenants (space-separated):": {"contoso", "72f988bf-86f1-41af-91ab-2d7cd011db47"},
+		"Output directory:":                  {out},
+	})
+	o := generator.Options{Name: "my-app", Module: "my-app", ClientID: clientID, API: "graph"}
+	asked, err := prompt.Ask(s, &o, given("name", "module", "client-id", "api"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"auth", "personal-accounts", "allowed-tenant", "output"}; !slices.Equal(asked, want) {
+		t.Errorf("asked %v, want %v", asked, want)
+	}
+	if o.Auth != "multi-org" || o.TenantID != "" || o.PersonalAccounts || !slices.Equal(o.AllowedTenants, []string{"72f988bf-86f1-41af-91ab-2d7cd011db47"}) {
+		t.Errorf("options = %+v", o)
+	}
+	if err := o.Validate(); err != nil {
+		t.Error(err)
+	}
+}

@@ -128,7 +128,7 @@ func newApp(ctx context.Context, cfg *config.Config, cache tokencache.Store, log
 		return nil, err
 	}
 	log.Info("client credential loaded", "entry", cred.Entry)
-	acquirer, err := tokens.New(cfg.AzureAd, cred.MSAL, cache, httpClient)
+	acquirer, err := tokens.New(cfg.AzureAd, cred, cache, httpClient)
 	if err != nil {
 		return nil, err
 	}
@@ -154,6 +154,9 @@ func newApp(ctx context.Context, cfg *config.Config, cache tokencache.Store, log
 		return nil, err
 	}
 	profile.Register(app, graph.New(graphAPI))
+	// Only users with the app role Admin (App roles in the app registration,
+	// assigned in Enterprise applications) see it; others get a 403 page.
+	app.Handle("GET /admin", "/admin", "Administration", web.RequireRole("Admin", web.AdminPage))
 	// Behind a reverse proxy: the public origin, trusted proxies and allowed hosts.
 	return origin.New(cfg, log).Handler(app.Handler()), nil
 }

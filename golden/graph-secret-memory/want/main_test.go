@@ -146,7 +146,7 @@ func (e *env) setDevelopment(t testing.TB, extra string) {
 
 // devSettings is the project's appsettings.Development.json pointed at
 // this test's stand-in (its URL, its certificate) instead of make dev's,
-// plus extra members.
+// plus extra members (merged into the file's sections).
 func (e *env) devSettings(extra string) string {
 	e.t.Helper()
 	b, err := os.ReadFile("appsettings.Development.json")
@@ -165,7 +165,16 @@ func (e *env) devSettings(extra string) string {
 			e.t.Fatal(err)
 		}
 		for k, v := range more {
-			dev[k] = v
+			// A section given in extra is merged into the file's.
+			section, ok1 := dev[k].(map[string]any)
+			add, ok2 := v.(map[string]any)
+			if !ok1 || !ok2 {
+				dev[k] = v
+				continue
+			}
+			for kk, vv := range add {
+				section[kk] = vv
+			}
 		}
 	}
 	out, err := json.Marshal(dev)
@@ -244,24 +253,35 @@ func get(t testing.TB, c *http.Client, u string) (*http.Response, string) {
 // the response back to the app, returning where the app sends the browser.
 func (e *env) signIn(c *http.Client, startPath, userID string) string {
 	e.t.Helper()
+	resp, body, err := e.trySignIn(c, startPath, userID)
+	if err != nil {
+		e.t.Fatalf("sign in at the stand-in: %v", err)
+	}
+	if resp.StatusCode != http.StatusSeeOther {
+		e.t.Fatalf("POST %s: %s, want 303\n%s", e.callback, resp.Status, body)
+	}
+	return resp.Header.Get("Location")
+}
+
+// trySignIn is signIn that returns the app's answer to the sign-in
+// response, whatever it is, or the stand-in's refusal.
+func (e *env) trySignIn(c *http.Client, startPath, userID string) (*http.Response, string, error) {
+	e.t.Helper()
 	resp, _ := get(e.t, c, e.appURL+startPath)
 	if resp.StatusCode != http.StatusFound {
 		e.t.Fatalf("GET %s: %s, want a redirect to the identity provider", startPath, resp.Status)
 	}
-	authorize := resp.Header.Get("Location")
-	action, form, err := devidp.SignIn(context.Background(), c, authorize, userID)
+	action, form, err := devidp.SignIn(context.Background(), c, resp.Header.Get("Location"), userID)
 	if err != nil {
-		e.t.Fatalf("sign in at the stand-in: %v", err)
+		return nil, "", err
 	}
 	resp, err = c.PostForm(action, form)
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusSeeOther {
-		e.t.Fatalf("POST %s: %s, want 303", action, resp.Status)
-	}
-	return resp.Header.Get("Location")
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp, string(b), nil
 }
 
 // signOutToken is the anti-forgery token of the sign-out form on the home

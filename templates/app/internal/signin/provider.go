@@ -35,10 +35,10 @@ type metadata struct {
 
 // idClaims are the ID token claims the app uses.
 type idClaims struct {
-	ObjectID          string `json:"oid"`
-	TenantID          string `json:"tid"`
-	Name              string `json:"name"`
-	PreferredUsername string `json:"preferred_username"`
+	ObjectID          string   `json:"oid"`
+	TenantID          string   `json:"tid"`
+	Name              string   `json:"name"`
+	PreferredUsername string   `json:"preferred_username"`
 	Roles             []string `json:"roles"`
 	Groups            []string `json:"groups"`
 	// ClaimNames lists claims the token could not hold, with where to

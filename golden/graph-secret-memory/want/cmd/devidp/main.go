@@ -4,14 +4,25 @@
 // On first run it creates its state directory (default .devidp) with a
 // local certificate authority (ca.pem, ca-key.pem), a TLS certificate it
 // issues from that CA (cert.pem, key.pem), an RSA token signing key
-// (signing-key.pem) and a random client secret (client-secret), which is
-// the secret of every client in devidp.json that has no clientSecret.
+// (signing-key.pem), a random client secret (client-secret), which is
+// the secret of every client in devidp.json that has no clientSecret, and
+// a client certificate with its key (client-cert.pem), which every client
+// without certificatesPem accepts.
 // Later runs reuse them, issuing a new certificate before the old one
 // expires. Browsers accept the certificate once the CA is trusted; the
 // command to trust it is printed at start-up, with the fingerprints.
 //
 // The protected APIs registered in devidp.json ("apis") are served at
 // https://<addr>/apis/<name>/; their URLs are printed at start-up.
+//
+// Credential-less client credentials work too. When a client in devidp.json
+// trusts a Kubernetes service account (federatedCredentials with issuer
+// "/kubernetes"), devidp writes that account's token to
+// <state-dir>/azure-identity-token, rewrites it every 10 minutes as the
+// kubelet rotates it, and sets AZURE_FEDERATED_TOKEN_FILE for the command.
+// When a client trusts a managed identity (issuer "/<tenantId>/v2.0"), it
+// sets IDENTITY_ENDPOINT (https://<addr>/msi/token) and IDENTITY_HEADER,
+// as App Service does. Variables already set are left alone.
 //
 // Given a command (after --), devidp runs it once it listens, with
 // APP_ENV=Development, and stops with it: make dev is
@@ -112,11 +123,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	for i := range cfg.Clients {
-		if cfg.Clients[i].ClientSecret == "" {
-			cfg.Clients[i].ClientSecret = st.clientSecret
-		}
-	}
+	st.fillClients(&cfg)
 	cfg.SigningKey = st.signingKey
 	cfg.Logger = logger
 	srv, err := devidp.New(cfg)
@@ -150,6 +157,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			a.Name, base, a.Name, a.AppIDURI, listOrNone(a.Scopes), listOrNone(a.AppRoles))
 	}
 	printTrust(stdout, st)
+	// Federated credentials in devidp.json: a service-account token file
+	// and the managed identity endpoint, named to the app (the command
+	// inherits devidp's environment).
+	appEnv, err := credentialless(ctx, srv, cfg, base, st.dir, stdout, logger)
+	if err != nil {
+		return err
+	}
+	for _, kv := range appEnv {
+		k, v, _ := strings.Cut(kv, "=")
+		os.Setenv(k, v)
+	}
 
 	errc := make(chan error, 1)
 	go func() { errc <- hs.ServeTLS(ln, "", "") }()

@@ -47,6 +47,23 @@ type AzureAd struct {
 	ClientCredentials  []CredentialDescription
 	ClientCapabilities []string
 	SendX5C            bool
+	// AllowedTenants, when not empty, lists the tenants (directory ids)
+	// whose users may sign in to a multi-tenant app (TenantId common or
+	// organizations); users of any other organization are refused.
+	AllowedTenants []string
+}
+
+// TenantAllowed reports whether users of tenant tid may sign in.
+func (ad AzureAd) TenantAllowed(tid string) bool {
+	if len(ad.AllowedTenants) == 0 {
+		return true
+	}
+	for _, t := range ad.AllowedTenants {
+		if strings.EqualFold(t, tid) {
+			return true
+		}
+	}
+	return false
 }
 
 // CredentialDescription is one entry of AzureAd:ClientCredentials. The first
@@ -205,7 +222,7 @@ func checkShapes(root tree) error {
 				return nil
 			}
 			key := path[len(path)-1]
-			for _, arrayKey := range []string{"Scopes", "ClientCapabilities", "ClientCredentials", "KnownProxies", "KnownNetworks"} {
+			for _, arrayKey := range []string{"Scopes", "ClientCapabilities", "ClientCredentials", "AllowedTenants", "KnownProxies", "KnownNetworks"} {
 				if strings.EqualFold(key, arrayKey) && n != nil {
 					name := strings.Join(path, ":")
 					return fmt.Errorf("config: %s must be an array of strings (e.g. %s: [\"user.read\"]), not %s; as an environment variable set %s__0",
@@ -284,6 +301,11 @@ func (c *Config) validate() error {
 	for i, cd := range ad.ClientCredentials {
 		if cd.SourceType == "" {
 			return fmt.Errorf("config: AzureAd:ClientCredentials:%d:SourceType is empty", i)
+		}
+	}
+	for i, t := range ad.AllowedTenants {
+		if !guidRE.MatchString(t) {
+			return fmt.Errorf("config: AzureAd:AllowedTenants:%d %q is not a tenant (directory) id, a GUID", i, t)
 		}
 	}
 

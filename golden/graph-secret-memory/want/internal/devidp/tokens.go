@@ -242,11 +242,19 @@ func secretEqual(a, b string) bool {
 
 // verifyAssertion checks a private_key_jwt client assertion: RS256/PS256,
 // signed by one of the client's registered (currently valid) certificates,
-// iss = sub = client id, aud = this token endpoint, unexpired.
+// iss = sub = client id, aud = this token endpoint, unexpired. Another
+// issuer's token goes to the client's federated credentials instead.
 func (s *Server) verifyAssertion(r *http.Request, cl *client, assertion string) *oauthError {
 	tok, err := jwt.ParseSigned(assertion, []jose.SignatureAlgorithm{jose.RS256, jose.PS256})
 	if err != nil {
 		return invalidClient(50027, "JWT token is invalid or malformed: "+err.Error())
+	}
+	// An assertion the client did not sign itself (iss is not its id) is
+	// another issuer's token: a federated identity credential's.
+	if c, err := unverifiedClaims(tok); err != nil {
+		return invalidClient(50027, "JWT token is invalid or malformed: "+err.Error())
+	} else if !strings.EqualFold(c.Issuer, cl.ClientID) {
+		return s.verifyFederatedAssertion(r, cl, tok, c)
 	}
 	if len(cl.certs) == 0 {
 		return invalidClient(700027, fmt.Sprintf(
@@ -603,7 +611,8 @@ func (s *Server) clientCredentialsGrant(r *http.Request, cl *client, azpacr stri
 // refresh token): access token, optional ID token and client_info.
 func (s *Server) userTokens(r *http.Request, cl *client, azpacr string, u User, req scopeSet, extra issuedClaims, nonce string, withIDToken bool) (map[string]any, error) {
 	now := s.now()
-	iss := s.issuer(r)
+	tid := s.homeTenant(u)
+	iss := s.tenantIssuer(r, tid)
 	sub := pairwiseSubject(u.ID, cl.ClientID)
 	aud, scp := s.delegatedScopes(cl, u, req)
 	atClaims := map[string]any{
@@ -614,7 +623,7 @@ func (s *Server) userTokens(r *http.Request, cl *client, azpacr string, u User, 
 		"exp":                now.Add(s.atTTL).Unix(),
 		"scp":                strings.Join(scp, " "),
 		"oid":                u.ID,
-		"tid":                s.tenantID,
+		"tid":                tid,
 		"sub":                sub,
 		"azp":                cl.ClientID,
 		"azpacr":             azpacr,
@@ -629,7 +638,7 @@ func (s *Server) userTokens(r *http.Request, cl *client, azpacr string, u User, 
 	if err != nil {
 		return nil, err
 	}
-	clientInfo, err := json.Marshal(map[string]string{"uid": u.ID, "utid": s.tenantID})
+	clientInfo, err := json.Marshal(map[string]string{"uid": u.ID, "utid": tid})
 	if err != nil {
 		return nil, err
 	}
@@ -650,7 +659,7 @@ func (s *Server) userTokens(r *http.Request, cl *client, azpacr string, u User, 
 			"exp":                now.Add(idTokenTTL).Unix(),
 			"sub":                sub,
 			"oid":                u.ID,
-			"tid":                s.tenantID,
+			"tid":                tid,
 			"name":               u.DisplayName,
 			"preferred_username": u.UserPrincipalName,
 			"uti":                randomToken(16),
@@ -661,6 +670,9 @@ func (s *Server) userTokens(r *http.Request, cl *client, azpacr string, u User, 
 		}
 		if req.oidc["email"] && u.Mail != "" {
 			claims["email"] = u.Mail
+		}
+		for k, v := range s.authorizationClaims(r, u) {
+			claims[k] = v
 		}
 		idt, err := s.sign(claims)
 		if err != nil {

@@ -4,6 +4,8 @@ import (
 	"cmp"
 	"crypto/rand"
 	"encoding/base64"
+	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"slices"
@@ -54,6 +56,16 @@ func Secure(r *http.Request) bool {
 
 const sessionCookie = "idweb.session"
 
+// maxSessionValue bounds the session cookie's value. Browsers drop cookies
+// over 4,096 bytes, and the cookie rides on every request next to at most
+// flowBudget bytes of pending sign-ins: together they stay under the 8 KB
+// a request line or header may have at common proxies.
+const maxSessionValue = 2500
+
+// ErrSessionTooLarge is SetUser's error for a user whose session would not
+// fit in a cookie (hundreds of app roles).
+var ErrSessionTooLarge = errors.New("session: the user's session is too large for a cookie")
+
 // SetUser starts a session for u.
 func (c Cookies) SetUser(w http.ResponseWriter, r *http.Request, u User) error {
 	if u.SID == "" {
@@ -67,6 +79,17 @@ func (c Cookies) SetUser(w http.ResponseWriter, r *http.Request, u User) error {
 	v, err := c.Codec.Seal(n, u, Lifetime)
 	if err != nil {
 		return err
+	}
+	if len(v) > maxSessionValue && len(u.Groups) > 0 {
+		// Too many groups to carry in every request: keep none and say
+		// so, as Entra does beyond 200 (the overage).
+		u.Groups, u.GroupsOverage = nil, true
+		if v, err = c.Codec.Seal(n, u, Lifetime); err != nil {
+			return err
+		}
+	}
+	if len(v) > maxSessionValue {
+		return fmt.Errorf("%w: %d bytes (at most %d)", ErrSessionTooLarge, len(v), maxSessionValue)
 	}
 	http.SetCookie(w, &http.Cookie{
 		Name: n, Value: v, Path: "/", MaxAge: int(Lifetime.Seconds()),

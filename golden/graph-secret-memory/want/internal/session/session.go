@@ -6,6 +6,8 @@ package session
 import (
 	"crypto/sha256"
 	"encoding/base64"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -19,6 +21,31 @@ type User struct {
 	// SID identifies this sign-in, so that signing out can end it even
 	// where a copy of the cookie survives.
 	SID string `json:"sid"`
+	// Roles are the app roles assigned to the user (the ID token's roles
+	// claim): what RequireRole checks.
+	Roles []string `json:"ro,omitempty"`
+	// Groups are the object ids of the user's groups (the groups claim,
+	// sent when the app registration asks for group claims).
+	Groups []string `json:"gr,omitempty"`
+	// GroupsOverage is set when the user is in more groups than the token
+	// or the session cookie can list: Groups is then incomplete (empty),
+	// and only Microsoft Graph knows the user's groups.
+	GroupsOverage bool `json:"go,omitempty"`
+}
+
+// HasRole reports whether the user has the app role (role values are
+// compared exactly, as Entra issues them).
+func (u User) HasRole(role string) bool { return slices.Contains(u.Roles, role) }
+
+// InGroup reports whether the user is in the group with object id id, and
+// whether that is known: with a groups overage it is not.
+func (u User) InGroup(id string) (in, known bool) {
+	for _, g := range u.Groups {
+		if strings.EqualFold(g, id) {
+			return true, true
+		}
+	}
+	return false, !u.GroupsOverage
 }
 
 // CSRFToken is this session's anti-forgery token, for the forms that change

@@ -17,6 +17,7 @@ import (
 	"github.com/AzureAD/microsoft-authentication-library-for-go/apps/confidential"
 
 	"example.com/demo/internal/config"
+	"example.com/demo/internal/credential"
 	"example.com/demo/internal/devidp"
 	"example.com/demo/internal/tokencache/memory"
 )
@@ -57,7 +58,7 @@ func newFixture(t *testing.T, nUsers int) *fixture {
 	t.Cleanup(f.srv.Close)
 	cred, _ := confidential.NewCredFromSecret(secret)
 	ad := config.AzureAd{Instance: f.srv.URL + "/", TenantID: tenant, ClientID: clientID}
-	f.acq, err = New(ad, cred, f.store, f.srv.Client())
+	f.acq, err = New(ad, credential.Credential{MSAL: cred}, f.store, f.srv.Client())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,6 +14,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -23,6 +24,7 @@ import (
 	"github.com/AzureAD/microsoft-authentication-library-for-go/apps/confidential"
 
 	"example.com/demo/internal/config"
+	"example.com/demo/internal/credential"
 	"example.com/demo/internal/devidp"
 	"example.com/demo/internal/session"
 	"example.com/demo/internal/signin"
@@ -112,6 +114,7 @@ type fixture struct {
 	cookies session.Cookies
 	handler http.Handler
 	base    string // the app's origin, http://127.0.0.1:<port>
+	tenant  string // AzureAd:TenantId
 
 	// page answers GET /orders for the signed-in user.
 	page  web.PageFunc
@@ -132,7 +135,9 @@ var signingKey = sync.OnceValue(func() *rsa.PrivateKey {
 	return k
 })
 
-func newFixture(t *testing.T) *fixture {
+// newFixture starts the fixture; opts may change the stand-in's and the
+// app's settings first.
+func newFixture(t *testing.T, opts ...func(*devidp.Config, *config.AzureAd)) *fixture {
 	t.Helper()
 	t.Setenv("MSAL_FORCE_REGION", "")
 	os.Unsetenv("MSAL_FORCE_REGION")
@@ -140,26 +145,30 @@ func newFixture(t *testing.T) *fixture {
 	appSrv := httptest.NewUnstartedServer(nil)
 	f.base = "http://" + appSrv.Listener.Addr().String()
 
-	idp, err := devidp.New(devidp.Config{
+	idpCfg := devidp.Config{
 		TenantID:   tenant,
 		SigningKey: signingKey(),
 		Users:      []devidp.User{adele},
 		Clients:    []devidp.Client{{ClientID: clientID, ClientSecret: secret, RedirectURIs: []string{f.base + "/signin-oidc"}}},
 		APIs:       []devidp.API{{Name: "Orders", AppIDURI: "api://orders", Scopes: []string{"Orders.Read"}}},
-	})
+	}
+	ad := config.AzureAd{TenantID: tenant, ClientID: clientID,
+		CallbackPath: "/signin-oidc", SignedOutCallbackPath: "/signout-callback-oidc"}
+	for _, o := range opts {
+		o(&idpCfg, &ad)
+	}
+	idp, err := devidp.New(idpCfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	f.idp, f.idpSrv = idp, httptest.NewTLSServer(idp)
 	t.Cleanup(f.idpSrv.Close)
-
-	ad := config.AzureAd{Instance: f.idpSrv.URL + "/", TenantID: tenant, ClientID: clientID,
-		CallbackPath: "/signin-oidc", SignedOutCallbackPath: "/signout-callback-oidc"}
+	ad.Instance, f.tenant = f.idpSrv.URL+"/", ad.TenantID
 	cred, err := confidential.NewCredFromSecret(secret)
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.acq, err = tokens.New(ad, cred, &mapStore{m: map[string][]byte{}}, f.idpSrv.Client())
+	f.acq, err = tokens.New(ad, credential.Credential{MSAL: cred}, &mapStore{m: map[string][]byte{}}, f.idpSrv.Client())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -236,7 +245,7 @@ func (f *fixture) do(t *testing.T, method, path string, cookies ...*http.Cookie)
 
 // authorizeEndpoint is where sign-in sends browsers.
 func (f *fixture) authorizeEndpoint() string {
-	return f.idpSrv.URL + "/" + tenant + "/oauth2/v2.0/authorize"
+	return f.idpSrv.URL + "/" + f.tenant + "/oauth2/v2.0/authorize"
 }
 
 // wantSignInRedirect fails the test unless resp sends the browser to the
@@ -450,7 +459,7 @@ func TestHandle(t *testing.T) {
 			}
 			seen := f.seen
 			seen.SID = "" // set by SetUser
-			if tt.want.called && seen != user {
+			if tt.want.called && !reflect.DeepEqual(seen, user) {
 				t.Errorf("page ran for %+v, want the session's user %+v", seen, user)
 			}
 			if tt.want.status == http.StatusFound {
@@ -703,8 +712,19 @@ func get(t *testing.T, c *http.Client, target string) (*http.Response, string) {
 // returns where the app then sends the browser.
 func (f *fixture) signIn(t *testing.T, c *http.Client, resp *http.Response, body string) string {
 	t.Helper()
+	back, b := f.signInAs(t, c, resp, body, adele.ID)
+	if back.StatusCode != http.StatusSeeOther {
+		t.Fatalf("callback: %s\n%s", back.Status, b)
+	}
+	return back.Header.Get("Location")
+}
+
+// signInAs is signIn as the stand-in's user userID; it returns the app's
+// answer to the callback, whatever it is.
+func (f *fixture) signInAs(t *testing.T, c *http.Client, resp *http.Response, body, userID string) (*http.Response, string) {
+	t.Helper()
 	q := f.wantSignInRedirect(t, resp, body)
-	callback, form, err := devidp.SignIn(context.Background(), c, resp.Header.Get("Location"), adele.ID)
+	callback, form, err := devidp.SignIn(context.Background(), c, resp.Header.Get("Location"), userID)
 	if err != nil {
 		t.Fatalf("sign in for scope %q: %v", q.Get("scope"), err)
 	}
@@ -717,10 +737,7 @@ func (f *fixture) signIn(t *testing.T, c *http.Client, resp *http.Response, body
 	}
 	b, _ := io.ReadAll(back.Body)
 	back.Body.Close()
-	if back.StatusCode != http.StatusSeeOther {
-		t.Fatalf("callback: %s\n%s", back.Status, b)
-	}
-	return back.Header.Get("Location")
+	return back, string(b)
 }
 
 // The whole flow through the stand-in: a signed-out visitor signs in and

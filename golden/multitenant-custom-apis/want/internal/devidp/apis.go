@@ -322,7 +322,7 @@ func (s *Server) verifyAPIToken(r *http.Request, api *apiReg) (tokenClaims, *ref
 		return c, invalidToken(fmt.Sprintf("The audience '%s' is invalid: the %s API accepts tokens for '%s'.",
 			strings.Join(std.Audience, " "), api.Name, api.AppIDURI))
 	}
-	if !s.ownIssuer(r, std.Issuer) || !strings.EqualFold(c.TID, s.tenantID) {
+	if !s.knownTenant(c.TID) || !s.ownIssuer(r, std.Issuer, c.TID) {
 		return c, invalidToken(fmt.Sprintf("The issuer '%s' is invalid: the API accepts tokens from '%s'.", std.Issuer, s.issuer(r)))
 	}
 	return c, nil
@@ -331,12 +331,14 @@ func (s *Server) verifyAPIToken(r *http.Request, api *apiReg) (tokenClaims, *ref
 // ownIssuer reports whether iss is this stand-in's issuer: the one for the
 // request's host, or for another loopback name of the same port (a token
 // fetched from localhost may be sent to 127.0.0.1).
-func (s *Server) ownIssuer(r *http.Request, iss string) bool {
-	if iss == s.issuer(r) {
+//
+// The issuer names the tenant of the token's user, tid.
+func (s *Server) ownIssuer(r *http.Request, iss, tid string) bool {
+	if iss == s.tenantIssuer(r, strings.ToLower(tid)) {
 		return true
 	}
 	u, err := url.Parse(iss)
-	want, _ := url.Parse(s.issuer(r))
+	want, _ := url.Parse(s.tenantIssuer(r, strings.ToLower(tid)))
 	if err != nil || u.Scheme != want.Scheme || u.Path != want.Path || u.RawQuery != "" || u.User != nil {
 		return false
 	}

@@ -5,9 +5,12 @@
 // confidential client and go-oidc: discovery, JWKS, the authorization code
 // flow with PKCE (login page with test users, consent page, query /
 // fragment / form_post responses, the claims parameter), the token endpoint
-// (authorization_code, refresh_token, client_credentials; client secrets
-// and certificate client assertions), logout, a tiny Microsoft Graph
-// /v1.0/me, and the protected web APIs registered in Config.APIs.
+// (authorization_code, refresh_token, client_credentials; client secrets,
+// certificate client assertions and federated credentials' tokens),
+// logout, a tiny Microsoft Graph /v1.0/me, the protected web APIs
+// registered in Config.APIs, and the issuers of federated tokens: a
+// Kubernetes service-account issuer and managed identity endpoints (App
+// Service and IMDS style; see federated.go and managedidentity.go).
 //
 // # Protected APIs
 //
@@ -122,6 +125,8 @@ type Server struct {
 	tokenReqs   map[string]int64
 	graphReqs   int64
 	graphClaims *claimsRequest // demanded of Graph tokens by RequireClaims
+
+	fed *federation // federated credentials' issuers, managed identities
 }
 
 // client is a registered Client with its parsed credentials.
@@ -150,6 +155,13 @@ func New(cfg Config) (*Server, error) {
 		tokenReqs: map[string]int64{},
 		apiByName: map[string]*apiReg{},
 		apiByURI:  map[string]*apiReg{},
+	}
+	s.fed = &federation{identityHeader: cfg.IdentityHeader, identities: map[string]ManagedIdentity{}}
+	if s.fed.identityHeader == "" {
+		s.fed.identityHeader = randomToken(24)
+	}
+	for _, mi := range cfg.ManagedIdentities {
+		s.fed.identities[strings.ToLower(mi.ClientID)] = mi
 	}
 	for _, a := range cfg.APIs {
 		reg := newAPIReg(a)
@@ -245,6 +257,19 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if strings.HasPrefix(r.URL.Path, "/apis/") {
 		s.handleAPI(w, r)
+		return
+	}
+	// Managed identity endpoints and the Kubernetes issuer (federated.go,
+	// managedidentity.go), also outside the /{tenant}/... patterns.
+	switch p := r.URL.Path; {
+	case p == AppServiceIdentityPath || p == AppServiceIdentityPath+"/":
+		s.handleAppServiceIdentity(w, r)
+		return
+	case strings.HasPrefix(p, "/metadata/"):
+		s.handleIMDS(w, r)
+		return
+	case strings.HasPrefix(p, KubernetesIssuerPath+"/"):
+		s.handleKubernetes(w, r)
 		return
 	}
 	s.mux.ServeHTTP(w, r)

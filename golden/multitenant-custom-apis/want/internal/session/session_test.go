@@ -2,6 +2,7 @@ package session
 
 import (
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -362,5 +363,72 @@ func TestCSRFToken(t *testing.T) {
 	}
 	if (User{}).CSRFToken() != "" {
 		t.Error("a session without an id has a token")
+	}
+}
+
+func TestRolesAndGroupsInTheSession(t *testing.T) {
+	guid := func(i int) string { return fmt.Sprintf("00000000-0000-4000-8000-%012d", i) }
+	groups := func(n int) []string {
+		var gs []string
+		for i := range n {
+			gs = append(gs, guid(i))
+		}
+		return gs
+	}
+	roles := func(n int) []string {
+		var rs []string
+		for i := range n {
+			rs = append(rs, fmt.Sprintf("Role.%03d.%s", i, strings.Repeat("x", 100)))
+		}
+		return rs
+	}
+	tests := []struct {
+		name        string
+		in          User
+		wantGroups  int
+		wantOverage bool
+		wantErr     bool
+	}{
+		{name: "a few roles and groups are kept", in: User{Roles: []string{"Admin", "Reader"}, Groups: groups(10)}, wantGroups: 10},
+		{name: "an overage from the token stays an overage", in: User{Roles: []string{"Admin"}, GroupsOverage: true}, wantOverage: true},
+		{name: "too many groups for a cookie become an overage", in: User{Roles: []string{"Admin"}, Groups: groups(150)}, wantOverage: true},
+		{name: "too many roles for a cookie fail the sign-in", in: User{Roles: roles(60)}, wantErr: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := Cookies{Codec: newCodec(t), Ended: NewEnded()}
+			w := httptest.NewRecorder()
+			tt.in.HomeAccountID = guid(1) + "." + guid(2)
+			err := c.SetUser(w, httptest.NewRequest("GET", "/", nil), tt.in)
+			if tt.wantErr {
+				if !errors.Is(err, ErrSessionTooLarge) || len(w.Result().Cookies()) != 0 {
+					t.Fatalf("SetUser = %v with %d cookies, want ErrSessionTooLarge and none", err, len(w.Result().Cookies()))
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			ck := w.Result().Cookies()[0]
+			if len(ck.Name)+len(ck.Value) > 3000 {
+				t.Errorf("session cookie is %d bytes", len(ck.Name)+len(ck.Value))
+			}
+			r := httptest.NewRequest("GET", "/", nil)
+			r.AddCookie(ck)
+			u, ok := c.User(r)
+			if !ok {
+				t.Fatal("the session does not open")
+			}
+			if !slices.Equal(u.Roles, tt.in.Roles) || len(u.Groups) != tt.wantGroups || u.GroupsOverage != tt.wantOverage {
+				t.Errorf("got roles %v, %d groups, overage %v; want roles %v, %d groups, overage %v",
+					u.Roles, len(u.Groups), u.GroupsOverage, tt.in.Roles, tt.wantGroups, tt.wantOverage)
+			}
+			if in, known := u.InGroup(guid(3)); tt.wantOverage && (in || known) || !tt.wantOverage && tt.wantGroups > 3 && (!in || !known) {
+				t.Errorf("InGroup = %v, %v", in, known)
+			}
+			if !u.HasRole(tt.in.Roles[0]) || u.HasRole("admin") && tt.in.Roles[0] == "Admin" {
+				t.Errorf("HasRole: roles are matched exactly")
+			}
+		})
 	}
 }

@@ -35,10 +35,15 @@ type metadata struct {
 
 // idClaims are the ID token claims the app uses.
 type idClaims struct {
-	ObjectID          string `json:"oid"`
-	TenantID          string `json:"tid"`
-	Name              string `json:"name"`
-	PreferredUsername string `json:"preferred_username"`
+	ObjectID          string   `json:"oid"`
+	TenantID          string   `json:"tid"`
+	Name              string   `json:"name"`
+	PreferredUsername string   `json:"preferred_username"`
+	Roles             []string `json:"roles"`
+	Groups            []string `json:"groups"`
+	// ClaimNames lists claims the token could not hold, with where to
+	// read them: {"groups": "src1"} is the groups overage (over 200).
+	ClaimNames map[string]string `json:"_claim_names"`
 }
 
 func newProvider(ad config.AzureAd, httpClient *http.Client) *provider {

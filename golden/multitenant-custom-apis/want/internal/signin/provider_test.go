@@ -118,6 +118,15 @@ func TestVerifyMultiTenantIssuer(t *testing.T) {
 	if _, err := p.verify(context.Background(), bad, "n"); err == nil {
 		t.Fatal("accepted an issuer that is not the token's tenant")
 	}
+	// The other way round: a tid that claims an allowed tenant under
+	// another tenant's issuer, or the allowed issuer with another tid.
+	forged := sign(t, key, "k1", claims(srv.URL+"/"+tenant+"/v2.0", "99999999-2222-3333-4444-555555555555"))
+	if _, err := p.verify(context.Background(), forged, "n"); err == nil {
+		t.Fatal("accepted a tid that is not the issuer's tenant")
+	}
+	if _, err := p.verify(context.Background(), sign(t, key, "k1", claims(srv.URL+"/{tenantid}/v2.0", "")), "n"); err == nil {
+		t.Fatal("accepted the templated issuer itself")
+	}
 }
 
 func must(b []byte, err error) []byte {

@@ -17,6 +17,7 @@ import (
 	"github.com/AzureAD/microsoft-authentication-library-for-go/apps/confidential"
 
 	"github.com/acme/my-app/internal/config"
+	"github.com/acme/my-app/internal/credential"
 	"github.com/acme/my-app/internal/devidp"
 	"github.com/acme/my-app/internal/tokencache/memory"
 )
@@ -57,7 +58,7 @@ func newFixture(t *testing.T, nUsers int) *fixture {
 	t.Cleanup(f.srv.Close)
 	cred, _ := confidential.NewCredFromSecret(secret)
 	ad := config.AzureAd{Instance: f.srv.URL + "/", TenantID: tenant, ClientID: clientID}
-	f.acq, err = New(ad, cred, f.store, f.srv.Client())
+	f.acq, err = New(ad, credential.Credential{MSAL: cred}, f.store, f.srv.Client())
 	if err != nil {
 		t.Fatal(err)
 	}

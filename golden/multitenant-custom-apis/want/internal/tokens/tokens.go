@@ -24,6 +24,7 @@ import (
 	msalerrors "github.com/AzureAD/microsoft-authentication-library-for-go/apps/errors"
 
 	"github.com/acme/my-app/internal/config"
+	"github.com/acme/my-app/internal/credential"
 	"github.com/acme/my-app/internal/tokencache"
 )
 
@@ -64,6 +65,9 @@ type Acquirer struct {
 	clientID  string
 	store     tokencache.Store
 	newClient func() (confidential.Client, error)
+	// rejected is the credential's hook for an invalid_client answer
+	// (credential.Credential.Rejected); nil when it has none.
+	rejected func(ctx context.Context) bool
 
 	mu   sync.Mutex
 	idle []*confidential.Client
@@ -82,8 +86,11 @@ type Acquirer struct {
 // dropped and made again on demand (cheap: metadata is cached by transport).
 const maxIdle = 256
 
-// New returns an Acquirer for the app registration in ad.
-func New(ad config.AzureAd, cred confidential.Credential, store tokencache.Store, httpClient *http.Client) (*Acquirer, error) {
+// New returns an Acquirer for the app registration in ad that proves the
+// app's identity with cred. When the token endpoint refuses cred
+// (invalid_client) and cred.Rejected finds newer material (a certificate
+// renewed in Key Vault), the refused call is made once more.
+func New(ad config.AzureAd, cred credential.Credential, store tokencache.Store, httpClient *http.Client) (*Acquirer, error) {
 	authority := ad.Authority()
 	opts := []confidential.Option{
 		confidential.WithCache(tokencache.Accessor{Store: store}),
@@ -103,8 +110,9 @@ func New(ad config.AzureAd, cred confidential.Credential, store tokencache.Store
 		store:    store,
 		recent:   newRecentTokens(),
 		now:      time.Now,
+		rejected: cred.Rejected,
 		newClient: func() (confidential.Client, error) {
-			return confidential.New(authority, ad.ClientID, cred, opts...)
+			return confidential.New(authority, ad.ClientID, cred.MSAL, opts...)
 		},
 	}
 	// Build one client now so a bad authority fails at start-up.
@@ -184,7 +192,11 @@ func (a *Acquirer) RedeemCode(ctx context.Context, code, verifier, redirectURI s
 	if claims != "" {
 		opts = append(opts, confidential.WithClaims(claims))
 	}
-	res, err := c.AcquireTokenByAuthCode(ctx, code, redirectURI, scopes, opts...)
+	var res confidential.AuthResult
+	err = a.retryRejected(ctx, func() (err error) {
+		res, err = c.AcquireTokenByAuthCode(ctx, code, redirectURI, scopes, opts...)
+		return err
+	})
 	if err != nil {
 		return res, fmt.Errorf("tokens: redeem authorization code: %w", err)
 	}
@@ -222,7 +234,11 @@ func (a *Acquirer) Token(ctx context.Context, homeAccountID string, scopes []str
 		// The session outlived the cache (restart, eviction): sign in again.
 		return "", &InteractionRequiredError{Scopes: scopes}
 	}
-	res, err := c.AcquireTokenSilent(ctx, scopes, confidential.WithSilentAccount(acct))
+	var res confidential.AuthResult
+	err = a.retryRejected(ctx, func() (err error) {
+		res, err = c.AcquireTokenSilent(ctx, scopes, confidential.WithSilentAccount(acct))
+		return err
+	})
 	if err != nil {
 		if needsInteraction(err) {
 			return "", &InteractionRequiredError{Scopes: scopes, ConsentRequired: consentRequired(err), Err: err}
@@ -255,7 +271,11 @@ func (a *Acquirer) AppToken(ctx context.Context, scopes []string) (string, error
 		return "", err
 	}
 	defer a.put(c)
-	res, err := c.AcquireTokenByCredential(ctx, scopes)
+	var res confidential.AuthResult
+	err = a.retryRejected(ctx, func() (err error) {
+		res, err = c.AcquireTokenByCredential(ctx, scopes)
+		return err
+	})
 	if err != nil {
 		return "", fmt.Errorf("tokens: acquire app token for %s: %w", key, err)
 	}
@@ -263,6 +283,26 @@ func (a *Acquirer) AppToken(ctx context.Context, scopes []string) (string, error
 		a.recent.put(appPartition, key, res.AccessToken, res.ExpiresOn.Add(-5*time.Minute))
 	}
 	return res.AccessToken, nil
+}
+
+// retryRejected makes a token-endpoint call, and makes it once more if the
+// endpoint refused the app's credential (invalid_client) and the
+// credential's source found newer material. Once: a credential that is
+// still refused is an error to report, not to loop on.
+func (a *Acquirer) retryRejected(ctx context.Context, call func() error) error {
+	err := call()
+	if err != nil && a.rejected != nil && invalidClient(err) && a.rejected(ctx) {
+		err = call()
+	}
+	return err
+}
+
+// invalidClient reports whether MSAL's error is the token endpoint's
+// refusal of the app's credential (an expired or unregistered certificate
+// or secret).
+func invalidClient(err error) bool {
+	var callErr msalerrors.CallErr
+	return errors.As(err, &callErr) && strings.Contains(err.Error(), "invalid_client")
 }
 
 // appPartition is the name app tokens go by in recent and userLocks; no

@@ -109,7 +109,9 @@ func (a *App) Handle(pattern, path, link string, page PageFunc) {
 		}
 		v, err := page(r, u)
 		if err != nil {
-			a.fail(w, r, err)
+			if !a.forbidden(w, r, err) {
+				a.fail(w, r, err)
+			}
 			return
 		}
 		a.signIn.Settled(w, r)

@@ -24,6 +24,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"hello/internal/devidp"
 )
 
 const (
@@ -35,6 +37,10 @@ const (
 	// renewBefore: a certificate this close to expiry is replaced, so a
 	// long-running session does not hit the expiry.
 	renewBefore = 24 * time.Hour
+	// clientCertValidity is the client certificate's lifetime. It is
+	// renewed automatically too: an app with a Path credential notices the
+	// new file, and the stand-in registers it when it starts.
+	clientCertValidity = 365 * 24 * time.Hour
 )
 
 // state is the persistent material in the state directory.
@@ -51,6 +57,29 @@ type state struct {
 	signingKey   *rsa.PrivateKey
 	clientSecret string
 	secretFile   string
+	// clientCertFile (client-cert.pem) is a client certificate and its
+	// RSA key, for apps whose credential is a certificate file (SourceType
+	// Path, CertificateDiskPath ".devidp/client-cert.pem"); clientCertPEM
+	// is the certificate alone, which clients without certificatesPem
+	// accept.
+	clientCertFile string
+	clientCertPEM  string
+}
+
+// fillClients gives every client in cfg without a secret the state's
+// client secret, and every client without certificates the state's client
+// certificate, so that an app runs locally with either kind of credential
+// and devidp.json holds no credential at all.
+func (st *state) fillClients(cfg *devidp.Config) {
+	for i := range cfg.Clients {
+		c := &cfg.Clients[i]
+		if c.ClientSecret == "" {
+			c.ClientSecret = st.clientSecret
+		}
+		if len(c.CertificatesPEM) == 0 {
+			c.CertificatesPEM = []string{st.clientCertPEM}
+		}
+	}
 }
 
 // loadState loads the state directory, creating what is missing and
@@ -67,12 +96,17 @@ func loadState(dir string, now time.Time, log *slog.Logger) (*state, error) {
 		certFile:   filepath.Join(dir, "cert.pem"),
 		caFile:     filepath.Join(dir, "ca.pem"),
 		secretFile: filepath.Join(dir, "client-secret"),
+
+		clientCertFile: filepath.Join(dir, "client-cert.pem"),
 	}
 	var err error
 	if st.signingKey, err = loadOrCreateSigningKey(filepath.Join(dir, "signing-key.pem"), log); err != nil {
 		return nil, err
 	}
 	if st.clientSecret, err = loadOrCreateSecret(st.secretFile, log); err != nil {
+		return nil, err
+	}
+	if st.clientCertPEM, err = loadOrCreateClientCert(st.clientCertFile, now, log); err != nil {
 		return nil, err
 	}
 	caKey, err := loadOrCreateCAKey(filepath.Join(dir, "ca-key.pem"), log)
@@ -179,6 +213,109 @@ func loadOrCreateSecret(path string, log *slog.Logger) (string, error) {
 		return "", fmt.Errorf("%s is empty (delete it to generate a new secret)", path)
 	}
 	return secret, nil
+}
+
+// loadOrCreateClientCert returns the certificate (PEM) of the client
+// certificate file at path: the certificate, then its PKCS #8 RSA key, mode
+// 0600. It creates the file when missing and replaces it when the
+// certificate expires within renewBefore.
+func loadOrCreateClientCert(path string, now time.Time, log *slog.Logger) (string, error) {
+	data, err := os.ReadFile(path)
+	switch {
+	case err == nil:
+		checkPrivate(path, log)
+		cert, _, perr := parseClientCert(data)
+		if perr != nil {
+			return "", fmt.Errorf("%s: %w (delete it to generate a new client certificate)", path, perr)
+		}
+		if now.Add(renewBefore).Before(cert.NotAfter) {
+			return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Raw})), nil
+		}
+		certPEM, file, err := newClientCert(now)
+		if err != nil {
+			return "", err
+		}
+		if err := replaceFile(path, file, 0o600); err != nil {
+			return "", err
+		}
+		log.Info("renewed the client certificate (an app reading it as its credential picks the new one up)",
+			"file", path, "not_after", now.Add(clientCertValidity).Format(time.DateOnly))
+		return certPEM, nil
+	case !errors.Is(err, fs.ErrNotExist):
+		return "", err
+	}
+	certPEM, file, err := newClientCert(now)
+	if err != nil {
+		return "", err
+	}
+	created, err := createFile(path, file)
+	if err != nil {
+		return "", err
+	}
+	if !created {
+		// Another process created it first: use theirs.
+		return loadOrCreateClientCert(path, now, log)
+	}
+	log.Info("created client certificate (for AzureAd:ClientCredentials with SourceType Path)", "file", path)
+	return certPEM, nil
+}
+
+// newClientCert makes a self-signed client certificate with an RSA 2048
+// key (Entra ID's client assertions are RS256): certPEM is the
+// certificate, file the certificate followed by the key.
+func newClientCert(now time.Time) (certPEM string, file []byte, err error) {
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		return "", nil, err
+	}
+	serial, err := randomSerial()
+	if err != nil {
+		return "", nil, err
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: serial,
+		Subject:      pkix.Name{CommonName: "devidp client certificate", Organization: []string{"devidp (development only)"}},
+		NotBefore:    now.Add(-time.Hour),
+		NotAfter:     now.Add(clientCertValidity),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		return "", nil, err
+	}
+	kder, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		return "", nil, err
+	}
+	certPEM = string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
+	return certPEM, append([]byte(certPEM), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder})...), nil
+}
+
+// parseClientCert reads a client certificate file: a certificate and the
+// RSA key it certifies.
+func parseClientCert(data []byte) (*x509.Certificate, *rsa.PrivateKey, error) {
+	cert, err := parseCertificate(data)
+	if err != nil {
+		return nil, nil, err
+	}
+	var key any
+	for rest := data; key == nil; {
+		var b *pem.Block
+		if b, rest = pem.Decode(rest); b == nil {
+			break
+		}
+		if strings.HasSuffix(b.Type, "PRIVATE KEY") {
+			if key, err = parsePrivateKey(pem.EncodeToMemory(b)); err != nil {
+				return nil, nil, err
+			}
+		}
+	}
+	rk, ok := key.(*rsa.PrivateKey)
+	if !ok || !rk.PublicKey.Equal(cert.PublicKey) {
+		return nil, nil, errors.New("not a certificate followed by its RSA private key")
+	}
+	return cert, rk, nil
 }
 
 // caName is the local CA's common name. It derives from the CA's key, so

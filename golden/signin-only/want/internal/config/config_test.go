@@ -108,6 +108,10 @@ func TestLoadRefuses(t *testing.T) {
 			`AzureAd:ClientSecret cannot be combined with AzureAd:ClientCredentials`},
 		{"no credentials", `{"AzureAd": {"ClientCredentials": null}}`, nil, "",
 			`AzureAd:ClientCredentials is empty`},
+		{"allowed tenant not a GUID", `{"AzureAd": {"TenantId": "organizations", "AllowedTenants": ["72f988bf-86f1-41af-91ab-2d7cd011db47", "contoso.com"]}}`, nil, "",
+			`AzureAd:AllowedTenants:1 "contoso.com" is not a tenant (directory) id`},
+		{"allowed tenants as a string from the environment", `{}`, []string{"AzureAd__AllowedTenants=72f988bf-86f1-41af-91ab-2d7cd011db47"}, "",
+			`set AzureAd__AllowedTenants__0`},
 		{"credential without a source type", `{"AzureAd": {"ClientCredentials": [{"SourceType": ""}]}}`, nil, "",
 			`AzureAd:ClientCredentials:0:SourceType is empty`},
 		{"http base url", `{"MicrosoftGraph": {"BaseUrl": "http://graph.example.com/v1.0"}}`, nil, "",
@@ -282,5 +286,26 @@ func TestLoadDotEnv(t *testing.T) {
 	}
 	if err := LoadDotEnv(filepath.Join(dir, "missing")); err != nil {
 		t.Errorf("missing .env: %v", err)
+	}
+}
+
+func TestTenantAllowed(t *testing.T) {
+	const a, b = "72f988bf-86f1-41af-91ab-2d7cd011db47", "9188040d-6c67-4c5b-b112-36a304b66dad"
+	tests := []struct {
+		allowed []string
+		tid     string
+		want    bool
+	}{
+		{nil, a, true},
+		{[]string{a}, a, true},
+		{[]string{a}, strings.ToUpper(a), true},
+		{[]string{a}, b, false},
+		{[]string{a}, "", false},
+		{[]string{b, a}, a, true},
+	}
+	for _, tt := range tests {
+		if got := (AzureAd{AllowedTenants: tt.allowed}).TenantAllowed(tt.tid); got != tt.want {
+			t.Errorf("AllowedTenants %v: TenantAllowed(%q) = %v, want %v", tt.allowed, tt.tid, got, tt.want)
+		}
 	}
 }

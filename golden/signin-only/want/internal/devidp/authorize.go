@@ -261,6 +261,13 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		s.renderLogin(w, http.StatusBadRequest, p, "Pick a user or type a name.")
 		return
 	}
+	if s.homeTenant(user) != s.tenantID && !multiTenant(p.tenant) {
+		// As Entra: a single-tenant app knows only its tenant's users.
+		s.renderLogin(w, http.StatusBadRequest, p, fmt.Sprintf(
+			"AADSTS50020: User account '%s' from tenant '%s' does not exist in tenant '%s' and cannot access the application '%s'. Multi-tenant apps sign in at /organizations or /common.",
+			user.UserPrincipalName, user.TenantID, s.tenantID, p.client.ClientID))
+		return
+	}
 	s.mu.Lock()
 	if s.pending[p.id] != p {
 		s.mu.Unlock()

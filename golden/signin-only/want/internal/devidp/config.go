@@ -27,6 +27,18 @@ type User struct {
 	Mail              string `json:"mail,omitempty"`
 	JobTitle          string `json:"jobTitle,omitempty"`
 	OfficeLocation    string `json:"officeLocation,omitempty"`
+	// TenantID is the user's home tenant when it is not the stand-in's
+	// own: a user of another organization, who can sign in to
+	// multi-tenant apps (common, organizations) only, with that tenant's
+	// tid and issuer in their tokens.
+	TenantID string `json:"tenantId,omitempty"`
+	// Roles are the app roles assigned to the user (Enterprise
+	// applications > Users and groups): the ID token's roles claim.
+	Roles []string `json:"roles,omitempty"`
+	// Groups are the object ids of the user's groups: the ID token's
+	// groups claim, or, beyond 200, the overage claims (_claim_names) as
+	// Entra sends them.
+	Groups []string `json:"groups,omitempty"`
 }
 
 // Client is an application registration.
@@ -45,6 +57,10 @@ type Client struct {
 	// client-credentials tokens. Empty: ["User.Read.All"].
 	// (Extension to the contract: Entra takes these from app role assignments.)
 	Roles []string `json:"roles,omitempty"`
+	// FederatedCredentials are the tokens of other issuers the client
+	// accepts as client assertions (Kubernetes workload identity, a managed
+	// identity); see FederatedCredential.
+	FederatedCredentials []FederatedCredential `json:"federatedCredentials,omitempty"`
 }
 
 // API is a protected web API ("downstream API") registered in the tenant,
@@ -75,11 +91,17 @@ type Config struct {
 	Users    []User   `json:"users"`
 	Clients  []Client `json:"clients"`
 	APIs     []API    `json:"apis,omitempty"`
+	// ManagedIdentities are the user-assigned managed identities the
+	// managed identity endpoints serve, besides the system-assigned one.
+	ManagedIdentities []ManagedIdentity `json:"managedIdentities,omitempty"`
 
 	SigningKey          *rsa.PrivateKey  `json:"-"` // nil: generate (tokens then do not survive a restart)
 	AccessTokenLifetime time.Duration    `json:"-"` // 0: 1h
 	Now                 func() time.Time `json:"-"` // nil: time.Now
 	Logger              *slog.Logger     `json:"-"` // nil: discard
+	// IdentityHeader is the secret the App Service–style managed identity
+	// endpoint requires (IDENTITY_HEADER). Empty: a random one.
+	IdentityHeader string `json:"-"`
 }
 
 // LoadConfig reads and validates a devidp.json registration file. Unknown
@@ -154,6 +176,9 @@ func (c *Config) validate() error {
 				return fmt.Errorf("%s.roles[%d]: %q is not a valid role name", key, j, r)
 			}
 		}
+		if err := validateFederatedCredentials(key, c.TenantID, cl.FederatedCredentials); err != nil {
+			return err
+		}
 	}
 	if len(c.Users) == 0 {
 		return errors.New("users: at least one test user is required")
@@ -178,8 +203,24 @@ func (c *Config) validate() error {
 			return fmt.Errorf("%s.userPrincipalName: duplicate %s", key, u.UserPrincipalName)
 		}
 		seenUPNs[strings.ToLower(u.UserPrincipalName)] = true
+		if u.TenantID != "" && !guidRE.MatchString(u.TenantID) {
+			return fmt.Errorf("%s.tenantId: %q is not a GUID", key, u.TenantID)
+		}
+		for j, r := range u.Roles {
+			if !permissionRE.MatchString(r) {
+				return fmt.Errorf("%s.roles[%d]: %q is not a role value (letters, digits, '.', '_', ':', '~', '-')", key, j, r)
+			}
+		}
+		for j, g := range u.Groups {
+			if !guidRE.MatchString(g) {
+				return fmt.Errorf("%s.groups[%d]: %q is not a group object id (a GUID)", key, j, g)
+			}
+		}
 	}
 	if err := validateAPIs(c.APIs); err != nil {
+		return err
+	}
+	if err := validateManagedIdentities(c.TenantID, c.ManagedIdentities); err != nil {
 		return err
 	}
 	if c.AccessTokenLifetime < 0 {

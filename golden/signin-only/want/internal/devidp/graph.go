@@ -124,7 +124,7 @@ func (s *Server) verifyGraphToken(r *http.Request) (accessClaims, string) {
 	if !std.Audience.Contains(graphResource) && !std.Audience.Contains(graphAppID) && !std.Audience.Contains(graphResource+"/") {
 		return c, "Invalid audience."
 	}
-	if iss, err := url.Parse(std.Issuer); err != nil || !strings.EqualFold(iss.Path, "/"+s.tenantID+"/v2.0") || !strings.EqualFold(c.TID, s.tenantID) {
+	if iss, err := url.Parse(std.Issuer); err != nil || !s.knownTenant(c.TID) || !strings.EqualFold(iss.Path, "/"+c.TID+"/v2.0") {
 		return c, "Invalid issuer or tenant."
 	}
 	return c, ""

@@ -245,14 +245,35 @@ func (h *Handler) callback(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, http.StatusUnauthorized, "Sign-in failed", "The identity provider's ID token is not valid.", err)
 		return
 	}
+	if !h.ad.TenantAllowed(claims.TenantID) {
+		// A multi-tenant app open to some organizations only
+		// (AzureAd:AllowedTenants): keep nothing of this user.
+		_ = h.tokens.RemoveUser(context.WithoutCancel(r.Context()), res.Account.HomeAccountID)
+		h.fail(w, r, http.StatusForbidden, "Organization not allowed",
+			fmt.Sprintf("Accounts of your organization (tenant %s) cannot use this app. Sign in with an account of an organization the app accepts, or ask its administrator.", claims.TenantID),
+			fmt.Errorf("tenant %s is not in AzureAd:AllowedTenants", claims.TenantID))
+		return
+	}
+	_, overage := claims.ClaimNames["groups"]
 	u := session.User{
 		HomeAccountID: res.Account.HomeAccountID,
 		ObjectID:      claims.ObjectID,
 		TenantID:      claims.TenantID,
 		Name:          claims.Name,
 		Username:      claims.PreferredUsername,
+		Roles:         claims.Roles,
+		Groups:        claims.Groups,
+		GroupsOverage: overage,
+	}
+	if overage {
+		h.log.Info("groups overage: the token lists none of the user's groups (more than 200); read them from Microsoft Graph if the app needs them", "oid", u.ObjectID)
 	}
 	if err := h.cookies.SetUser(w, r, u); err != nil {
+		if errors.Is(err, session.ErrSessionTooLarge) {
+			_ = h.tokens.RemoveUser(context.WithoutCancel(r.Context()), res.Account.HomeAccountID)
+			h.fail(w, r, http.StatusBadRequest, "Sign-in failed", "Your account has more app roles than this app can keep in a session. Ask the app's administrator to assign you fewer roles.", err)
+			return
+		}
 		h.fail(w, r, http.StatusInternalServerError, "Sign-in failed", "Sign-in failed.", err)
 		return
 	}

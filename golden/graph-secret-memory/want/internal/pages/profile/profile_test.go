@@ -21,6 +21,7 @@ import (
 
 	"example.com/demo/internal/config"
 	"example.com/demo/internal/config/configtest"
+	"example.com/demo/internal/credential"
 	"example.com/demo/internal/devidp"
 	"example.com/demo/internal/downstream"
 	"example.com/demo/internal/graph"
@@ -139,7 +140,7 @@ func newEnv(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	acq, err := tokens.New(cfg.AzureAd, cred, noStore{}, idpSrv.Client())
+	acq, err := tokens.New(cfg.AzureAd, credential.Credential{MSAL: cred}, noStore{}, idpSrv.Client())
 	if err != nil {
 		t.Fatal(err)
 	}

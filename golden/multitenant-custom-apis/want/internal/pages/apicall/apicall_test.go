@@ -23,6 +23,7 @@ import (
 
 	"github.com/acme/my-app/internal/config"
 	"github.com/acme/my-app/internal/config/configtest"
+	"github.com/acme/my-app/internal/credential"
 	"github.com/acme/my-app/internal/devidp"
 	"github.com/acme/my-app/internal/downstream"
 	"github.com/acme/my-app/internal/pages/apicall"
@@ -156,7 +157,7 @@ func newEnv(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	acq, err := tokens.New(cfg.AzureAd, cred, noStore{}, idpSrv.Client())
+	acq, err := tokens.New(cfg.AzureAd, credential.Credential{MSAL: cred}, noStore{}, idpSrv.Client())
 	if err != nil {
 		t.Fatal(err)
 	}

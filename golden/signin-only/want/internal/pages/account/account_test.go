@@ -18,6 +18,7 @@ import (
 	"github.com/AzureAD/microsoft-authentication-library-for-go/apps/confidential"
 
 	"hello/internal/config"
+	"hello/internal/credential"
 	"hello/internal/devidp"
 	"hello/internal/pages/account"
 	"hello/internal/session"
@@ -77,7 +78,7 @@ func newEnv(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	acq, err := tokens.New(ad, cred, countingStore{&e.cacheReads}, idpSrv.Client())
+	acq, err := tokens.New(ad, credential.Credential{MSAL: cred}, countingStore{&e.cacheReads}, idpSrv.Client())
 	if err != nil {
 		t.Fatal(err)
 	}
