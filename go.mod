@@ -17,6 +17,11 @@ require (
 )
 
 require (
+	go.yaml.in/yaml/v2 v2.4.2 // indirect
+	sigs.k8s.io/yaml v1.6.0 // indirect
+)
+
+require (
 	github.com/go-json-experiment/json v0.0.0-20260213210345-44df1a37e875 // indirect
 	github.com/idweb-init/idweb-init/templates v0.0.0
 	github.com/inconshreveable/mousetrap v1.1.0 // indirect

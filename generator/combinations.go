@@ -47,6 +47,34 @@ var tenantShapes = []struct {
 	}},
 }
 
+// credentialShapes are the shapes of the credential axis: each credential
+// alone, with the settings it needs, and a chain (a managed identity in
+// production, a certificate file for local runs).
+var credentialShapes = []struct {
+	Name  string
+	Apply func(*Options)
+}{
+	{"client-secret", func(o *Options) { o.Credentials = []string{"client-secret"} }},
+	{"certificate", func(o *Options) { o.Credentials = []string{"certificate"} }},
+	{"keyvault", func(o *Options) {
+		o.Credentials = []string{"keyvault"}
+		o.KeyVaultURL, o.KeyVaultCertName = "https://contoso.vault.azure.net/", "app-cert"
+	}},
+	{"workload-identity", func(o *Options) { o.Credentials = []string{"workload-identity"} }},
+	{"managed-identity", func(o *Options) {
+		o.Credentials = []string{"managed-identity"}
+		o.ManagedIdentityClientID = "44444444-0000-4000-8000-000000000001"
+	}},
+	{"managed-identity+certificate", func(o *Options) {
+		o.Credentials = []string{"managed-identity", "certificate"}
+		o.CertPath = "certs/app.pem"
+	}},
+}
+
+// unpaired are the axes whose pairs of values all-pairs testing does not
+// need: a credential is wired apart from the APIs the app calls.
+var unpaired = map[string]bool{"api&credential": true}
+
 // A Combination is one set of options of the matrix, with a name that
 // says what it is ("client-secret.memory.graph-rest.single").
 type Combination struct {
@@ -60,17 +88,19 @@ type Combination struct {
 // Combinations returns every combination of the option values: each
 // credential, each cache, each shape of the API axis and each tenant
 // shape. Name, module and client id are fixed; Output is the name.
+// (Every credential value is in credentialShapes: see TestCredentialShapes.)
 func Combinations() []Combination {
 	var all []Combination
-	for _, cred := range Lookup("credential").Values {
+	for _, cred := range credentialShapes {
 		for _, cache := range Lookup("cache").Values {
 			for _, api := range apiShapes {
 				for _, tenant := range tenantShapes {
 					o := Options{
 						Name: "demo", Module: "example.com/demo",
-						ClientID:   "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee",
-						Credential: cred.Name, Cache: cache.Name,
+						ClientID: "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee",
+						Cache:    cache.Name,
 					}
+					cred.Apply(&o)
 					api.Apply(&o)
 					tenant.Apply(&o)
 					name := fmt.Sprintf("%s.%s.%s.%s", cred.Name, cache.Name, api.Name, tenant.Name)
@@ -94,7 +124,7 @@ func Pairwise(combos []Combination, once ...string) []Combination {
 		var ps []string
 		for a, av := range c.Factors {
 			for b, bv := range c.Factors {
-				if a < b {
+				if a < b && !unpaired[a+"&"+b] {
 					ps = append(ps, a+"="+av+"&"+b+"="+bv)
 				}
 			}

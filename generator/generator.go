@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 )
 
 // Defaults of the generated app's configuration.
@@ -49,8 +50,8 @@ func (o Options) withDefaults() Options {
 	if o.CallbackPath == "" {
 		o.CallbackPath = DefaultCallbackPath
 	}
-	if o.Credential == "" {
-		o.Credential = Lookup("credential").Default
+	if len(o.Credentials) == 0 {
+		o.Credentials = []string{Lookup("credential").Default}
 	}
 	if o.Cache == "" {
 		o.Cache = Lookup("cache").Default
@@ -65,6 +66,20 @@ func (o Options) withDefaults() Options {
 		o.APIName = DefaultAPIName
 	}
 	return o
+}
+
+// DefaultCertPath is where a certificate credential's file is unless
+// --cert-path says otherwise: a mounted secret's usual place.
+const DefaultCertPath = "/var/run/secrets/app/cert.pem"
+
+// A CredentialEntry is one AzureAd:ClientCredentials entry, as the
+// credential's partials see it: [[include "clientCredential" .Dir .]].
+type CredentialEntry struct {
+	Value
+	Index     int
+	Key       string // "AzureAd:ClientCredentials:0"
+	EnvPrefix string // "AzureAd__ClientCredentials__0__"
+	D         *Data  // the project's data
 }
 
 // Data is what templates see: [[.Name]], [[json .ClientID]], ...
@@ -85,10 +100,17 @@ type Data struct {
 	// SignInAudience is the az ad app create --sign-in-audience value.
 	SignInAudience string
 
-	Credential  string // the credential's value: "client-secret"
-	Cache       string // "memory"
-	API         string // "graph", "custom" or "none"
-	GraphClient string // "rest" or "sdk" with API graph
+	// Credentials are the AzureAd:ClientCredentials entries, in order.
+	Credentials []CredentialEntry
+	// The credentials' settings (see Options).
+	CertPath                string // default DefaultCertPath
+	KeyVaultURL             string
+	KeyVaultCertName        string
+	ManagedIdentityClientID string
+	SendX5C                 bool
+	Cache                   string // "memory"
+	API                     string // "graph", "custom" or "none"
+	GraphClient             string // "rest" or "sdk" with API graph
 	// Values are the selected option values, whose directories' partials
 	// fill the shared templates' blocks (see include).
 	Values []Value
@@ -116,24 +138,41 @@ func NewData(o Options) Data {
 	o = o.withDefaults()
 	apis, _ := o.APIs()
 	d := Data{
-		Name:                  o.Name,
-		Module:                o.Module,
-		Instance:              o.Instance,
-		TenantID:              o.Tenant(),
-		ClientID:              o.ClientID,
-		Domain:                o.Domain,
-		CallbackPath:          o.CallbackPath,
-		SignedOutCallbackPath: SignedOutCallbackPath,
-		MultiTenant:           o.Auth == "multi-org",
-		AllowedTenants:        o.AllowedTenants,
-		Credential:            o.Credential,
-		Cache:                 o.Cache,
-		API:                   o.API,
-		GraphClient:           o.GraphClient,
-		Values:                o.Selected(),
-		APIs:                  apis,
-		Answers:               NewAnswers(o),
-		GeneratorVersion:      Version(),
+		Name:                    o.Name,
+		Module:                  o.Module,
+		Instance:                o.Instance,
+		TenantID:                o.Tenant(),
+		ClientID:                o.ClientID,
+		Domain:                  o.Domain,
+		CallbackPath:            o.CallbackPath,
+		SignedOutCallbackPath:   SignedOutCallbackPath,
+		MultiTenant:             o.Auth == "multi-org",
+		AllowedTenants:          o.AllowedTenants,
+		CertPath:                o.CertPath,
+		KeyVaultURL:             o.KeyVaultURL,
+		KeyVaultCertName:        o.KeyVaultCertName,
+		ManagedIdentityClientID: o.ManagedIdentityClientID,
+		SendX5C:                 o.SendX5C,
+		Cache:                   o.Cache,
+		API:                     o.API,
+		GraphClient:             o.GraphClient,
+		Values:                  o.Selected(),
+		APIs:                    apis,
+		Answers:                 NewAnswers(o),
+		GeneratorVersion:        Version(),
+	}
+	if d.CertPath == "" {
+		d.CertPath = DefaultCertPath
+	}
+	cred := Lookup("credential")
+	for i, name := range o.Credentials {
+		v, _ := cred.Value(name)
+		d.Credentials = append(d.Credentials, CredentialEntry{
+			Value: v, Index: i,
+			Key:       fmt.Sprintf("AzureAd:ClientCredentials:%d", i),
+			EnvPrefix: fmt.Sprintf("AzureAd__ClientCredentials__%d__", i),
+			D:         &d,
+		})
 	}
 	for i := range apis {
 		if !apis[i].RequestAppToken {
@@ -165,6 +204,12 @@ func NewData(o Options) Data {
 		d.SignInAudience = "AzureADMyOrg"
 	}
 	return d
+}
+
+// HasCredential reports whether the chain of credentials has the value
+// name ("certificate").
+func (d Data) HasCredential(name string) bool {
+	return slices.ContainsFunc(d.Credentials, func(c CredentialEntry) bool { return c.Name == name })
 }
 
 // Action says what writing a file does to the output directory.

@@ -25,10 +25,21 @@ type Options struct {
 	Domain           string // optional, e.g. contoso.onmicrosoft.com
 	CallbackPath     string // default DefaultCallbackPath
 
-	Credential  string // a value of the credential option
-	Cache       string // a value of the cache option
-	API         string // graph, custom or none
-	GraphClient string // rest or sdk; only with API graph
+	// Credentials are the values of the credential option, in the order
+	// the app tries them (AzureAd:ClientCredentials); default client-secret.
+	Credentials []string
+	// The credentials' settings: a certificate file (certificate), the
+	// vault and certificate name (keyvault), a user-assigned managed
+	// identity (managed-identity, and keyvault's access to the vault),
+	// and whether to send the certificate chain (AzureAd:SendX5C).
+	CertPath                string
+	KeyVaultURL             string
+	KeyVaultCertName        string
+	ManagedIdentityClientID string
+	SendX5C                 bool
+	Cache                   string // a value of the cache option
+	API                     string // graph, custom or none
+	GraphClient             string // rest or sdk; only with API graph
 
 	// The custom API: one section named APIName (default "DownstreamApi")
 	// from CalledAPIURL and CalledAPIScopes, or several named APIs under
@@ -56,6 +67,8 @@ const (
 	Bool   Kind = "boolean" // true or false
 	String Kind = "string"  // free text, checked by Check
 	List   Kind = "list"    // repeated; each item checked by Check
+	// Choices is one or more of Values, in the order given (repeated).
+	Choices Kind = "choices"
 )
 
 // A Value is one allowed value of a one-of option, and what choosing it
@@ -148,14 +161,13 @@ func orList(vs []string) string {
 func (opt *Option) Applies(o *Options) bool {
 	for _, c := range opt.When {
 		other := Lookup(c.Option)
-		got := ""
-		if v := other.Get(o); len(v) > 0 {
-			got = v[0]
+		got := other.Get(o)
+		if len(got) == 0 && other.Default != "" {
+			got = []string{other.Default}
 		}
-		if got == "" {
-			got = other.Default
-		}
-		if !slices.Contains(c.Values, got) {
+		// One of the answers (a chain of credentials has several) is
+		// one of the condition's values.
+		if !slices.ContainsFunc(got, func(v string) bool { return slices.Contains(c.Values, v) }) {
 			return false
 		}
 	}
@@ -242,15 +254,40 @@ func init() {
 		withAdvanced(option("domain", String, "Domain", "domain of the directory, e.g. contoso.onmicrosoft.com (optional)", "", false, ValidateDomain)),
 		withAdvanced(option("callback-path", String, "Callback path", "path of the redirect URI Entra ID sends users back to", DefaultCallbackPath, false, ValidateCallbackPath)),
 		{
-			Name: "credential", Kind: OneOf, Title: "Credential", Help: "how the app proves its identity to Entra ID",
+			Name: "credential", Kind: Choices, Title: "Credential", Help: "how the app proves its identity to Entra ID; repeat it for a chain tried in order (e.g. managed-identity, then certificate for local runs)",
 			Default: "client-secret",
 			Values: []Value{{
 				Name: "client-secret", Title: "Client secret",
 				Help:     "A client secret of the app registration (Certificates & secrets), from the environment, never from a committed file.",
 				Packages: []string{"internal/credential/clientsecret"},
 				Dir:      "_credential/client-secret",
+			}, {
+				Name: "certificate", Title: "Certificate file",
+				Help:     "A certificate and its private key in a PEM or PFX file (a mounted secret in production), reloaded when it is replaced on disk.",
+				Packages: []string{"internal/credential/certificate"},
+				Dir:      "_credential/certificate",
+			}, {
+				Name: "keyvault", Title: "Certificate in Azure Key Vault",
+				Help:     "A certificate kept in Azure Key Vault, read with the app's managed identity (or your az login locally) and read again after a rotation.",
+				Packages: []string{"internal/credential/keyvault"},
+				Dir:      "_credential/keyvault",
+			}, {
+				Name: "workload-identity", Title: "Workload identity (Kubernetes)",
+				Help:     "No secret: the federated token AKS workload identity mounts in the pod (AZURE_FEDERATED_TOKEN_FILE), read again for each assertion.",
+				Packages: []string{"internal/credential/workloadidentity"},
+				Dir:      "_credential/workload-identity",
+			}, {
+				Name: "managed-identity", Title: "Managed identity (App Service, Container Apps, VMs)",
+				Help:     "No secret: a managed identity's token is the app registration's federated credential.",
+				Packages: []string{"internal/credential/managedidentity"},
+				Dir:      "_credential/managed-identity",
 			}},
 		},
+		withWhen(option("cert-path", String, "Certificate file", "the certificate's PEM or PFX file as the app will find it (checked now when it exists here; default /var/run/secrets/app/cert.pem)", "", false, ValidateCertPath), "credential", "certificate"),
+		withWhen(option("keyvault-url", String, "Key Vault URL", "the vault holding the certificate, e.g. https://contoso.vault.azure.net/", "", true, ValidateKeyVaultURL), "credential", "keyvault"),
+		withWhen(option("keyvault-cert-name", String, "Certificate name in Key Vault", "the certificate's name in the vault", "", true, ValidateKeyVaultCertName), "credential", "keyvault"),
+		withWhen(option("managed-identity-client-id", String, "Managed identity client ID", "a user-assigned managed identity's client ID, a GUID (default: the system-assigned identity)", "", false, ValidateOptionalGUID), "credential", "managed-identity", "keyvault"),
+		withAdvanced(withWhen(option("send-x5c", Bool, "Send the certificate chain (x5c)", "send the certificate chain with each assertion (AzureAd:SendX5C), for subject-name/issuer authentication", "false", false, nil), "credential", "certificate", "keyvault")),
 		{
 			Name: "cache", Kind: OneOf, Title: "Token cache", Help: "where the app keeps tokens",
 			Default: "memory",
@@ -294,17 +331,22 @@ func init() {
 		"auth": func(o *Options) *string { return &o.Auth }, "tenant-id": func(o *Options) *string { return &o.TenantID }, "client-id": func(o *Options) *string { return &o.ClientID },
 		"instance": func(o *Options) *string { return &o.Instance }, "domain": func(o *Options) *string { return &o.Domain },
 		"callback-path": func(o *Options) *string { return &o.CallbackPath },
-		"credential":    func(o *Options) *string { return &o.Credential }, "cache": func(o *Options) *string { return &o.Cache },
-		"api": func(o *Options) *string { return &o.API }, "graph-client": func(o *Options) *string { return &o.GraphClient },
+		"cache":         func(o *Options) *string { return &o.Cache },
+		"cert-path":     func(o *Options) *string { return &o.CertPath }, "keyvault-url": func(o *Options) *string { return &o.KeyVaultURL },
+		"keyvault-cert-name":         func(o *Options) *string { return &o.KeyVaultCertName },
+		"managed-identity-client-id": func(o *Options) *string { return &o.ManagedIdentityClientID },
+		"api":                        func(o *Options) *string { return &o.API }, "graph-client": func(o *Options) *string { return &o.GraphClient },
 		"api-name": func(o *Options) *string { return &o.APIName }, "called-api-url": func(o *Options) *string { return &o.CalledAPIURL },
 	}
 	lists := map[string]func(*Options) *[]string{
 		"called-api-scopes": func(o *Options) *[]string { return &o.CalledAPIScopes },
 		"downstream-api":    func(o *Options) *[]string { return &o.DownstreamAPIs },
 		"allowed-tenant":    func(o *Options) *[]string { return &o.AllowedTenants },
+		"credential":        func(o *Options) *[]string { return &o.Credentials },
 	}
 	bools := map[string]func(*Options) *bool{
 		"personal-accounts": func(o *Options) *bool { return &o.PersonalAccounts },
+		"send-x5c":          func(o *Options) *bool { return &o.SendX5C },
 	}
 	for i := range Model {
 		opt := &Model[i]
@@ -338,15 +380,17 @@ func (o Options) Selected() []Value {
 	var vs []Value
 	for i := range Model {
 		opt := &Model[i]
-		if opt.Kind != OneOf || !opt.Applies(&o) {
+		if (opt.Kind != OneOf && opt.Kind != Choices) || !opt.Applies(&o) {
 			continue
 		}
-		name := opt.Default
-		if v := opt.Get(&o); len(v) > 0 {
-			name = v[0]
+		names := opt.Get(&o)
+		if len(names) == 0 {
+			names = []string{opt.Default}
 		}
-		if v, err := opt.Value(name); err == nil {
-			vs = append(vs, v)
+		for _, name := range names {
+			if v, err := opt.Value(name); err == nil {
+				vs = append(vs, v)
+			}
 		}
 	}
 	// Named APIs next to Graph bring the generic caller and its page.
@@ -371,7 +415,7 @@ func Imply(o *Options, given func(name string) bool) []string {
 		}
 		for _, c := range opt.When {
 			target := Lookup(c.Option)
-			if len(c.Values) != 1 || target.Kind != OneOf || given(c.Option) || slices.Contains(implied, c.Option) {
+			if len(c.Values) != 1 || (target.Kind != OneOf && target.Kind != Choices) || given(c.Option) || slices.Contains(implied, c.Option) {
 				continue
 			}
 			target.Set(o, c.Values)

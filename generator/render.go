@@ -37,6 +37,28 @@ var funcs = template.FuncMap{
 	"devidpAPIs":  devidpAPIs,
 	"lower":       strings.ToLower,
 	"upper":       strings.ToUpper,
+	"dnsName":     dnsName,
+}
+
+// dnsName turns a project name into a Kubernetes object name (an RFC 1123
+// label): lower case, '-' for '_' and '.', at most 63 characters.
+func dnsName(s string) string {
+	s = strings.Map(func(r rune) rune {
+		switch {
+		case r >= 'a' && r <= 'z', r >= '0' && r <= '9':
+			return r
+		case r >= 'A' && r <= 'Z':
+			return r + 'a' - 'A'
+		}
+		return '-'
+	}, s)
+	if len(s) > 63 {
+		s = s[:63]
+	}
+	if s = strings.Trim(s, "-"); s == "" {
+		return "app"
+	}
+	return s
 }
 
 // toJSON marshals v as JSON without escaping <, > and &: "demo" gives

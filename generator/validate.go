@@ -1,10 +1,14 @@
 package generator
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/url"
+	"os"
 	"path"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -225,7 +229,7 @@ func (o Options) Validate() error {
 		for _, item := range v {
 			var err error
 			switch {
-			case opt.Kind == OneOf:
+			case opt.Kind == OneOf || opt.Kind == Choices:
 				_, err = opt.Value(item)
 			case opt.Check != nil:
 				err = opt.Check(item)
@@ -233,6 +237,11 @@ func (o Options) Validate() error {
 			if err != nil {
 				return fieldError(opt.Name, err)
 			}
+		}
+	}
+	for i, c := range o.Credentials {
+		if slices.Contains(o.Credentials[:i], c) {
+			return fieldError("credential", fmt.Errorf("%q is given twice (each credential may appear once in the chain)", c))
 		}
 	}
 	if _, err := o.APIs(); err != nil {
@@ -251,4 +260,78 @@ func describeWhen(when []Condition) string {
 		parts = append(parts, "--"+c.Option+" "+strings.Join(c.Values, " or "))
 	}
 	return strings.Join(parts, " and ")
+}
+
+// ValidateOptionalGUID is ValidateGUID that also accepts the empty string.
+func ValidateOptionalGUID(s string) error {
+	if s == "" {
+		return nil
+	}
+	return ValidateGUID(s)
+}
+
+// ValidateCertPath checks a certificate credential's file. The path is
+// where the app will find the file, which may be another machine: a path
+// that does not exist here is accepted, but a file that is here must be
+// readable and hold a certificate (PEM), or be a PFX file.
+func ValidateCertPath(s string) error {
+	if s == "" {
+		return nil
+	}
+	if strings.ContainsAny(s, "\r\n\x00") {
+		return fmt.Errorf("%q is not a file path", s)
+	}
+	fi, err := os.Stat(s)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil
+	case err != nil:
+		return fmt.Errorf("%q cannot be read: %v", s, err)
+	case fi.IsDir():
+		return fmt.Errorf("%q is a directory, not a certificate file", s)
+	}
+	b, err := os.ReadFile(s)
+	if err != nil {
+		return fmt.Errorf("%q cannot be read: %v", s, err)
+	}
+	switch ext := strings.ToLower(filepath.Ext(s)); {
+	case ext == ".pfx" || ext == ".p12":
+		if len(b) == 0 {
+			return fmt.Errorf("%q is empty", s)
+		}
+	case !bytes.Contains(b, []byte("-----BEGIN CERTIFICATE-----")):
+		return fmt.Errorf("%q holds no PEM certificate (want a PEM file with the certificate and its key, or a .pfx/.p12 file)", s)
+	}
+	return nil
+}
+
+// ValidateKeyVaultURL checks a vault's URL: https, a host, no query.
+func ValidateKeyVaultURL(s string) error {
+	if s == "" {
+		return errors.New("must not be empty")
+	}
+	u, err := url.Parse(s)
+	switch {
+	case err != nil || !u.IsAbs():
+		return fmt.Errorf("%q is not an absolute URL (want e.g. https://contoso.vault.azure.net/)", s)
+	case u.Scheme != "https":
+		return fmt.Errorf("%q must use https (want e.g. https://contoso.vault.azure.net/)", s)
+	case u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" || strings.Trim(u.Path, "/") != "":
+		return fmt.Errorf("%q is not a vault's URL (want https://<vault name>.vault.azure.net/, nothing after the host)", s)
+	}
+	return nil
+}
+
+var keyVaultNameRE = regexp.MustCompile(`^[0-9A-Za-z-]{1,127}$`)
+
+// ValidateKeyVaultCertName checks a certificate's name in Key Vault:
+// letters, digits and '-', at most 127.
+func ValidateKeyVaultCertName(s string) error {
+	if s == "" {
+		return errors.New("must not be empty")
+	}
+	if !keyVaultNameRE.MatchString(s) {
+		return fmt.Errorf("%q is not a Key Vault certificate name (want letters, digits and '-', at most 127)", s)
+	}
+	return nil
 }

@@ -108,7 +108,18 @@ func TestOptionsValidate(t *testing.T) {
 		{func(o *Options) { o.Name = "demo." }, `module: "demo." is not a valid module path: trailing dot in path element`},
 		{func(o *Options) { o.TenantID = "" }, "tenant-id: must not be empty"},
 		{func(o *Options) { o.ClientID = "x" }, `client-id: "x" is not a GUID (want xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)`},
-		{func(o *Options) { o.Credential = "certificate-file" }, `credential: "certificate-file" is not allowed (want client-secret)`},
+		{func(o *Options) { o.Credentials = []string{"certificate-file"} }, `credential: "certificate-file" is not allowed (want client-secret, certificate, keyvault, workload-identity or managed-identity)`},
+		{func(o *Options) { o.Credentials = []string{"certificate", "certificate"} }, `credential: "certificate" is given twice`},
+		{func(o *Options) { o.Credentials = []string{"keyvault"} }, `keyvault-url: must not be empty`},
+		{func(o *Options) { o.Credentials, o.KeyVaultURL = []string{"keyvault"}, "http://x.vault.azure.net/" }, `keyvault-url: "http://x.vault.azure.net/" must use https`},
+		{func(o *Options) {
+			o.Credentials, o.KeyVaultURL, o.KeyVaultCertName = []string{"keyvault"}, "https://x.vault.azure.net/", "app_cert"
+		}, `keyvault-cert-name: "app_cert" is not a Key Vault certificate name`},
+		{func(o *Options) {
+			o.Credentials, o.ManagedIdentityClientID = []string{"managed-identity"}, "my-identity"
+		}, `managed-identity-client-id: "my-identity" is not a GUID`},
+		{func(o *Options) { o.ManagedIdentityClientID = "44444444-0000-4000-8000-000000000001" }, `managed-identity-client-id: applies only with --credential managed-identity or keyvault`},
+		{func(o *Options) { o.CertPath = "app.pem" }, `cert-path: applies only with --credential certificate`},
 		{func(o *Options) { o.Cache = "redis" }, `cache: "redis" is not allowed (want memory)`},
 		{func(o *Options) { o.API = "soap" }, `api: "soap" is not allowed (want graph, custom or none)`},
 		{func(o *Options) { o.CallbackPath = "/signin" }, `callback-path: "/signin" is one of the app's own routes`},
@@ -194,7 +205,7 @@ func TestDefaults(t *testing.T) {
 	o.TenantID, o.Auth, o.PersonalAccounts = "", "multi-org", true
 	d := NewData(o)
 	if d.Module != "demo" || d.Instance != "https://login.microsoftonline.us/" || d.TenantID != "common" ||
-		d.CallbackPath != DefaultCallbackPath || d.Credential != "client-secret" || d.Cache != "memory" || d.API != "graph" ||
+		d.CallbackPath != DefaultCallbackPath || len(d.Credentials) != 1 || d.Credentials[0].Name != "client-secret" || d.Credentials[0].Key != "AzureAd:ClientCredentials:0" || d.Cache != "memory" || d.API != "graph" ||
 		d.GraphClient != "rest" || d.SignInAudience != "AzureADandPersonalMicrosoftAccount" || !d.MultiTenant {
 		t.Errorf("NewData = %+v", d)
 	}

@@ -2,6 +2,8 @@ package main
 
 import (
 	"errors"
+	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -25,7 +27,7 @@ func defineModelFlags(cmd *cobra.Command, o *generator.Options) {
 		switch opt.Kind {
 		case generator.Bool:
 			f.NoOptDefVal = "true"
-		case generator.OneOf:
+		case generator.OneOf, generator.Choices:
 			_ = cmd.RegisterFlagCompletionFunc(opt.Name, v.complete)
 		}
 	}
@@ -38,7 +40,7 @@ func usage(opt *generator.Option) string {
 	for _, c := range opt.When {
 		s += " (only with --" + c.Option + " " + strings.Join(c.Values, " or ") + ")"
 	}
-	if opt.Kind == generator.List && !strings.Contains(s, "repeatable") {
+	if (opt.Kind == generator.List || opt.Kind == generator.Choices) && !strings.Contains(s, "repeatable") {
 		s += "; repeatable"
 	}
 	return s
@@ -75,7 +77,7 @@ func (f *optionFlag) String() string {
 // one-of option.
 func (f *optionFlag) Type() string {
 	switch f.opt.Kind {
-	case generator.OneOf:
+	case generator.OneOf, generator.Choices:
 		return strings.Join(f.opt.ValueNames(), "|")
 	case generator.Bool:
 		return "bool"
@@ -89,6 +91,16 @@ func (f *optionFlag) Set(s string) error {
 		if _, err := f.opt.Value(s); err != nil {
 			return err
 		}
+	case generator.Choices:
+		// Repeated: each value once, in the order given.
+		if _, err := f.opt.Value(s); err != nil {
+			return err
+		}
+		if slices.Contains(f.get(), s) {
+			return fmt.Errorf("%q is given twice (each may appear once)", s)
+		}
+		f.set(append(f.get(), s))
+		return nil
 	case generator.Bool:
 		b, err := strconv.ParseBool(s)
 		if err != nil {

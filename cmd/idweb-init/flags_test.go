@@ -95,7 +95,7 @@ func TestUnexpectedArgument(t *testing.T) {
 }
 
 func TestCredentialName(t *testing.T) {
-	for _, o := range []generator.Options{{}, {Credential: "client-secret"}} {
+	for _, o := range []generator.Options{{}, {Credentials: []string{"client-secret"}}} {
 		if got := credentialName(o); got != "client secret" {
 			t.Errorf("credentialName(%+v) = %q", o, got)
 		}

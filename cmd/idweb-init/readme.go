@@ -45,7 +45,7 @@ func flagTable(cmd *cobra.Command) string {
 			name = "`-" + f.Shorthand + "`, " + name
 		}
 		meaning := cell(f.Usage)
-		if opt != nil && opt.Kind == generator.OneOf {
+		if opt != nil && (opt.Kind == generator.OneOf || opt.Kind == generator.Choices) {
 			for _, v := range opt.Values {
 				meaning += "<br>" + cell("`"+v.Name+"`: "+v.Help)
 			}

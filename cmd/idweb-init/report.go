@@ -33,13 +33,13 @@ func (a *app) report(res *generator.Result) {
 		shellQuote(o.Output), credentialName(o))
 }
 
-// credentialName is the title of the project's credential, as it reads
-// inside a sentence: "client secret".
+// credentialName is the title of the project's (first) credential, as it
+// reads inside a sentence: "client secret".
 func credentialName(o generator.Options) string {
 	opt := generator.Lookup("credential")
-	name := o.Credential
-	if name == "" {
-		name = opt.Default
+	name := opt.Default
+	if len(o.Credentials) > 0 {
+		name = o.Credentials[0]
 	}
 	v, err := opt.Value(name)
 	if err != nil || v.Title == "" {

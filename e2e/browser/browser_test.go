@@ -909,3 +909,30 @@ func tail(path string, n int) string {
 }
 
 func since(t time.Time) time.Duration { return time.Since(t).Round(time.Millisecond) }
+
+// A project whose credential is a certificate file: in development the
+// stand-in's client certificate (.devidp/client-cert.pem) signs the app's
+// client assertions, and a user signs in and sees their profile.
+func TestCertificateProject(t *testing.T) {
+	chromium := chromiumPath(t)
+	artifacts := artifactsDir(t)
+	p := startProject(t, "certificate", generator.Options{Credentials: []string{"certificate"}}, artifacts)
+
+	u := p.users[0]
+	b := newBrowser(t, chromium, artifacts, p, trusted)
+	b.signIn("#signin-main", func(ctx context.Context) error {
+		return chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`button[name="user"][value=`+cssString(u.ID)+`]`)))
+	})
+	b.acceptConsent()
+	b.waitProfile(u.DisplayName)
+	b.screenshot("certificate-signed-in.png")
+	b.signOut("")
+
+	logText, err := os.ReadFile(p.logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(logText), `entry="AzureAd:ClientCredentials:0 (Path)"`) {
+		t.Errorf("the app did not log that it loaded the certificate entry; its output:\n%s", tail(p.logPath, 40))
+	}
+}

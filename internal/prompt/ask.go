@@ -98,6 +98,8 @@ func askOption(p Prompter, opt *generator.Option, o *generator.Options) error {
 			return err
 		}
 		opt.Set(o, []string{ans})
+	case generator.Choices:
+		return askChoices(p, opt, o)
 	case generator.Bool:
 		ans, err := p.Confirm(Confirm{Message: opt.Title + "?", Default: effective(opt, o) == "true", Help: opt.Help})
 		if err != nil {
@@ -138,7 +140,7 @@ func check(opt *generator.Option, o *generator.Options, v []string) error {
 	for _, item := range v {
 		var err error
 		switch {
-		case opt.Kind == generator.OneOf:
+		case opt.Kind == generator.OneOf || opt.Kind == generator.Choices:
 			_, err = opt.Value(item)
 		case opt.Check != nil:
 			err = opt.Check(item)
@@ -196,4 +198,46 @@ func CheckNotFile(dir string) error {
 // oneOf reports whether s equals one of names, ignoring case.
 func oneOf(s string, names []string) bool {
 	return slices.ContainsFunc(names, func(n string) bool { return strings.EqualFold(n, s) })
+}
+
+// askChoices asks for the first of an ordered choice (the credential),
+// then offers to add more, each tried when the ones before cannot be used
+// (a managed identity in production, then a certificate file for local
+// runs).
+func askChoices(p Prompter, opt *generator.Option, o *generator.Options) error {
+	var chosen []string
+	for {
+		var opts []Option
+		help := opt.Help
+		for _, v := range opt.Values {
+			if !slices.Contains(chosen, v.Name) {
+				opts = append(opts, Option{Value: v.Name, Title: v.Title})
+				help += "\n  " + v.Name + ": " + v.Help
+			}
+		}
+		msg, def := opt.Title+":", effective(opt, o)
+		if len(chosen) > 0 {
+			msg, def = "Next "+strings.ToLower(opt.Title)+" in the chain:", opts[0].Value
+		}
+		ans, err := p.Select(Select{Message: msg, Options: opts, Default: def, Help: help})
+		if err != nil {
+			return err
+		}
+		chosen = append(chosen, ans)
+		if len(chosen) == len(opt.Values) {
+			break
+		}
+		more, err := p.Confirm(Confirm{
+			Message: "Add another " + strings.ToLower(opt.Title) + ", tried when this one cannot be used?",
+			Help:    "The app tries the entries of AzureAd:ClientCredentials in order and uses the first that loads: e.g. a managed identity in production, a certificate file on a laptop.",
+		})
+		if err != nil {
+			return err
+		}
+		if !more {
+			break
+		}
+	}
+	opt.Set(o, chosen)
+	return nil
 }

@@ -93,8 +93,11 @@ func newEnv(t testing.TB, users []devidp.User, opts ...func(*devidp.Config)) *en
 		RedirectURIs:           []string{e.appURL + e.callback},
 		PostLogoutRedirectURIs: []string{e.appURL + e.signedOut},
 	}
-	e.credEnv = testCredential(t, e.dir, &client)
 	idpCfg := devidp.Config{TenantID: testTenant, Users: users, Clients: []devidp.Client{client}, APIs: e.apis}
+	// The app's credential (credential_test.go): registered with the
+	// stand-in's client now, finished once the stand-in runs.
+	credEnv, credReady := testCredential(t, e.dir, &idpCfg)
+	e.credEnv = credEnv
 	for _, opt := range opts {
 		opt(&idpCfg)
 	}
@@ -106,6 +109,9 @@ func newEnv(t testing.TB, users []devidp.User, opts ...func(*devidp.Config)) *en
 	e.idpSrv = httptest.NewTLSServer(idp)
 	t.Cleanup(e.idpSrv.Close)
 	e.tenant = ad.TenantID
+	if credReady != nil {
+		credReady(e)
+	}
 
 	// The app trusts the stand-in's certificate only through the
 	// Development setting, exactly as in local development.
