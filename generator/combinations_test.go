@@ -98,6 +98,8 @@ func TestSelection(t *testing.T) {
 	}
 }
 
+// Every pair of factor values is covered, but for the pairs of axes that
+// are wired apart (unpaired: a credential and the APIs).
 func TestPairwise(t *testing.T) {
 	combos := Combinations()
 	set := Pairwise(combos, "api=graph-sdk")
@@ -125,7 +127,7 @@ func TestPairwise(t *testing.T) {
 		}
 		for a, av := range c.Factors {
 			for b, bv := range c.Factors {
-				if a != b && !covered[a+"="+av+"&"+b+"="+bv] {
+				if a != b && !unpaired[a+"&"+b] && !unpaired[b+"&"+a] && !covered[a+"="+av+"&"+b+"="+bv] {
 					t.Errorf("pair %s=%s, %s=%s is in no chosen combination", a, av, b, bv)
 				}
 			}
