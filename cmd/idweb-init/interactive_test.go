@@ -94,7 +94,12 @@ func TestInteractive(t *testing.T) {
 	send("abc")
 	expectString(`"abc" is not a GUID`)
 	send(clientID)
-	// Credential and token cache have one value each: not asked.
+	expectString("Credential:")
+	expectString("Client secret")
+	send("") // the default: client-secret
+	expectString("Add another credential")
+	send("n")
+	// The token cache has one value: not asked.
 	expectString("API to call:")
 	expectString("Microsoft Graph") // the choice's description
 	send(string(terminal.KeyArrowDown))

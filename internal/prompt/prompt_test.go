@@ -3,6 +3,7 @@ package prompt_test
 import (
 	"errors"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -37,8 +38,13 @@ func TestAskEverything(t *testing.T) {
 		"Who signs in:":            {""}, // the default: single-org
 		"Tenant ID:":               {"contoso", "contoso.onmicrosoft.com"},
 		"Application (client) ID:": {"abc", clientID},
-		"API to call:":             {""}, // the default: graph
-		"Output directory:":        {out},
+		"Credential:":              {"managed-identity"},
+		"Add another credential, tried when this one cannot be used?": {"y", "n"},
+		"Next credential in the chain:":                               {"certificate"},
+		"Certificate file:":                                           {filepath.Dir(out), ""},
+		"Managed identity client ID:":                                 {"abc", ""},
+		"API to call:":                                                {""}, // the default: graph
+		"Output directory:":                                           {out},
 	})
 	var o generator.Options
 	asked, err := prompt.Ask(s, &o, given())
@@ -47,12 +53,13 @@ func TestAskEverything(t *testing.T) {
 	}
 	// Not asked: the advanced options (instance, domain, callback path,
 	// Graph client) and those with one value (credential, cache).
-	wantAsked := []string{"name", "module", "auth", "tenant-id", "client-id", "api", "output"}
+	wantAsked := []string{"name", "module", "auth", "tenant-id", "client-id", "credential", "cert-path", "managed-identity-client-id", "api", "output"}
 	if !slices.Equal(asked, wantAsked) {
 		t.Errorf("asked %v, want %v", asked, wantAsked)
 	}
 	want := generator.Options{Name: "my-app", Module: "my-app", Output: out, Auth: "single-org",
-		TenantID: "contoso.onmicrosoft.com", ClientID: clientID, API: "graph"}
+		TenantID: "contoso.onmicrosoft.com", ClientID: clientID, API: "graph",
+		Credentials: []string{"managed-identity", "certificate"}}
 	if !equalOptions(o, want) {
 		t.Errorf("options = %+v\nwant      %+v", o, want)
 	}
@@ -67,6 +74,11 @@ func TestAskEverything(t *testing.T) {
 		`"bad name" is not a valid project name (want letters, digits, '-', '_' and '.', not starting with '.' or '-')`,
 		`"contoso" is not a tenant ID (want a GUID or a verified domain such as contoso.onmicrosoft.com)`,
 		`"abc" is not a GUID (want xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)`,
+		fmt.Sprintf("%q is a directory, not a certificate file", filepath.Dir(out)),
+		`"abc" is not a GUID (want xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)`,
+	}
+	if got := s.Options["Next credential in the chain:"]; slices.Contains(got, "managed-identity") || len(got) != 4 {
+		t.Errorf("the chain's next credential is chosen from %v, want the four not chosen yet", got)
 	}
 	if !slices.Equal(s.Rejected, wantRejected) {
 		t.Errorf("rejected:\n%s\nwant:\n%s", strings.Join(s.Rejected, "\n"), strings.Join(wantRejected, "\n"))
@@ -87,7 +99,7 @@ func TestAskCustomAPI(t *testing.T) {
 		"Add another API?": {"n"},
 	})
 	o := generator.Options{Name: "demo", TenantID: tenantID, ClientID: clientID}
-	asked, err := prompt.Ask(s, &o, given("name", "module", "tenant-id", "client-id", "output"))
+	asked, err := prompt.Ask(s, &o, given("name", "module", "tenant-id", "client-id", "credential", "output"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -128,7 +140,7 @@ func TestAskMoreAPIs(t *testing.T) {
 		"The API's scope (api://<app id>/.default):":                     {"api://admin/Admin.Read", "api://admin/.default"},
 	})
 	o := generator.Options{Name: "demo", TenantID: tenantID, ClientID: clientID, API: "custom"}
-	if _, err := prompt.Ask(s, &o, given("name", "module", "tenant-id", "client-id", "api", "output")); err != nil {
+	if _, err := prompt.Ask(s, &o, given("name", "module", "tenant-id", "client-id", "credential", "api", "output")); err != nil {
 		t.Fatal(err)
 	}
 	wantAPIs := []string{
@@ -160,18 +172,18 @@ func TestAskOnlyWhatIsMissing(t *testing.T) {
 		want  []string
 	}{
 		{"module only", generator.Options{Name: "demo", TenantID: "contoso.onmicrosoft.com", ClientID: clientID, Output: "x"},
-			[]string{"name", "tenant-id", "client-id", "api", "output"}, []string{"module"}},
+			[]string{"name", "tenant-id", "client-id", "credential", "api", "output"}, []string{"module"}},
 		// Advanced options given are not asked again, nor are they asked
 		// when not given.
 		{"graph given", generator.Options{Name: "demo", Module: "demo", TenantID: "contoso.onmicrosoft.com", ClientID: clientID, API: "graph", Output: "x"},
-			[]string{"name", "module", "tenant-id", "client-id", "api", "output", "instance"}, nil},
+			[]string{"name", "module", "tenant-id", "client-id", "credential", "api", "output", "instance"}, nil},
 		// No API: nothing about APIs.
 		{"none", generator.Options{Name: "demo", Module: "demo", TenantID: "contoso.onmicrosoft.com", ClientID: clientID, API: "none", Output: "x"},
-			[]string{"name", "module", "tenant-id", "client-id", "api", "output"}, nil},
+			[]string{"name", "module", "tenant-id", "client-id", "credential", "api", "output"}, nil},
 		// Named APIs given: no single API to ask about, no more to add.
 		{"named APIs given", generator.Options{Name: "demo", Module: "demo", TenantID: "contoso.onmicrosoft.com", ClientID: clientID, API: "custom", Output: "x",
 			DownstreamAPIs: []string{"A=https://a.example.com|api://a/x"}},
-			[]string{"name", "module", "tenant-id", "client-id", "api", "output", "downstream-api"}, nil},
+			[]string{"name", "module", "tenant-id", "client-id", "credential", "api", "output", "downstream-api"}, nil},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -196,7 +208,7 @@ func TestAskOutput(t *testing.T) {
 	}
 	s := prompttest.New(t, map[string][]string{"Output directory:": {full, file, filepath.Join(full, "sub")}})
 	o := generator.Options{Name: "demo"}
-	if _, err := prompt.Ask(s, &o, given("name", "module", "tenant-id", "client-id", "api")); err != nil {
+	if _, err := prompt.Ask(s, &o, given("name", "module", "tenant-id", "client-id", "credential", "api")); err != nil {
 		t.Fatal(err)
 	}
 	want := []string{
@@ -239,7 +251,7 @@ func TestAskMultiOrg(t *testing.T) {
 		"Output directory:":                  {out},
 	})
 	o := generator.Options{Name: "my-app", Module: "my-app", ClientID: clientID, API: "graph"}
-	asked, err := prompt.Ask(s, &o, given("name", "module", "client-id", "api"))
+	asked, err := prompt.Ask(s, &o, given("name", "module", "client-id", "credential", "api"))
 	if err != nil {
 		t.Fatal(err)
 	}
