@@ -13,6 +13,7 @@ import (
 type Config struct {
 	AzureAd     AzureAd
 	Session     Session
+	TokenCache  TokenCache
 	Development DevelopmentSettings
 	// AllowedHosts lists the Host headers the app answers outside
 	// Development, separated by ';' as in ASP.NET Core: "app.example.com",
@@ -28,6 +29,41 @@ type Config struct {
 	Dir string `json:"-"`
 
 	raw tree
+}
+
+// TokenCache is where the app keeps tokens (section TokenCache). Each
+// store reads its own keys; secrets (a Redis password, a database URL with
+// its password, encryption keys) come from the environment.
+type TokenCache struct {
+	// MaxPartitions bounds the users an in-memory cache (or an L1) keeps;
+	// the least recently used are dropped. 0: the store's default.
+	MaxPartitions int
+	// Directory is the file cache's directory (one file per partition).
+	Directory string
+	// RedisURL is redis://[user:password@]host:port/db, or rediss:// for
+	// TLS (Azure Cache for Redis). Set it from the environment
+	// (TokenCache__RedisUrl) when it holds a password.
+	RedisURL string `json:"RedisUrl"`
+	// PostgresURL is postgres://user:password@host/db?sslmode=verify-full
+	// (Azure Database for PostgreSQL); from the environment
+	// (TokenCache__PostgresUrl) when it holds a password.
+	PostgresURL string `json:"PostgresUrl"`
+	// L1 keeps an in-memory copy in front of Redis or PostgreSQL, dropped
+	// when another instance changes the partition; nil: on.
+	L1 *bool
+	// AbsoluteExpiration and SlidingExpiration bound a partition's life
+	// from when it was written and from when it was last read (Go
+	// durations, "720h"); empty: the store's defaults.
+	AbsoluteExpiration string
+	SlidingExpiration  string
+	// Timeout bounds every call to the store ("2s" when empty), so an
+	// unreachable store never hangs a request.
+	Timeout string
+	// EncryptionKeys encrypt partitions at rest (file, Redis, PostgreSQL):
+	// "<key id>:<32 bytes, base64>", from the environment
+	// (TokenCache__EncryptionKeys__0). The first encrypts; every one
+	// decrypts, so keys rotate by adding a new one first.
+	EncryptionKeys []string
 }
 
 // AzureAd is the app registration and how the app proves its identity.
@@ -222,7 +258,7 @@ func checkShapes(root tree) error {
 				return nil
 			}
 			key := path[len(path)-1]
-			for _, arrayKey := range []string{"Scopes", "ClientCapabilities", "ClientCredentials", "AllowedTenants", "KnownProxies", "KnownNetworks"} {
+			for _, arrayKey := range []string{"Scopes", "ClientCapabilities", "ClientCredentials", "AllowedTenants", "EncryptionKeys", "KnownProxies", "KnownNetworks"} {
 				if strings.EqualFold(key, arrayKey) && n != nil {
 					name := strings.Join(path, ":")
 					return fmt.Errorf("config: %s must be an array of strings (e.g. %s: [\"user.read\"]), not %s; as an environment variable set %s__0",
