@@ -1,6 +1,7 @@
 package config
 
 import (
+	"encoding/base64"
 	"fmt"
 	"net"
 	"net/netip"
@@ -192,13 +193,65 @@ func (api DownstreamAPI) validate(section, env string) error {
 	return nil
 }
 
-// Session configures the sign-in session cookie.
+// Session configures the sign-in session cookie. Every instance behind a
+// load balancer needs the same keys; outside Development the app refuses
+// to start without one (see session.NewCodecFromConfig), since a random key
+// per process would sign every user out at each restart and on every
+// other instance. Make a key with: openssl rand -base64 32.
+//
+// Set one of the two:
+//
+//   - EncryptionKey: the one key (base64 of 32 random bytes).
+//   - EncryptionKeys: a key ring for rotation. The first key encrypts new
+//     cookies; every key opens cookies sealed with it. To rotate without
+//     signing anyone out, list [new, old] (with several instances, first
+//     deploy [old, new] everywhere, then [new, old]), and drop old once a
+//     session lifetime (8 hours) has passed.
+//
+// A cookie names its key by an id derived from the key itself (a hash),
+// so keys need no names: unlike TokenCache:EncryptionKeys, an entry is just
+// the base64 key.
 type Session struct {
-	// EncryptionKey is a base64-encoded 32-byte key that encrypts and
-	// authenticates session cookies. Every instance behind a load balancer
-	// needs the same key. Empty: a random key per process, so sessions end
-	// when the process restarts.
-	EncryptionKey string
+	EncryptionKey  string
+	EncryptionKeys []string
+}
+
+// sessionKeyHint is how to make a session key, for error messages.
+const sessionKeyHint = "32 random bytes, base64-encoded (make one with: openssl rand -base64 32)"
+
+// Keys decodes the session keys, the one that encrypts first; none when
+// neither setting is set. Errors name the setting at fault on one line.
+func (s Session) Keys() ([][]byte, error) {
+	if s.EncryptionKey != "" && len(s.EncryptionKeys) > 0 {
+		return nil, fmt.Errorf("config: Session:EncryptionKey and Session:EncryptionKeys are both set: keep one (EncryptionKeys, whose first key encrypts, to rotate keys)")
+	}
+	if s.EncryptionKey != "" {
+		k, err := decodeSessionKey(s.EncryptionKey)
+		if err != nil {
+			return nil, fmt.Errorf("config: Session:EncryptionKey must be %s", sessionKeyHint)
+		}
+		return [][]byte{k}, nil
+	}
+	var keys [][]byte
+	for i, e := range s.EncryptionKeys {
+		k, err := decodeSessionKey(e)
+		if err != nil {
+			return nil, fmt.Errorf("config: Session:EncryptionKeys:%d must be %s", i, sessionKeyHint)
+		}
+		keys = append(keys, k)
+	}
+	return keys, nil
+}
+
+func decodeSessionKey(s string) ([]byte, error) {
+	k, err := base64.StdEncoding.DecodeString(strings.TrimSpace(s))
+	if err != nil {
+		return nil, err
+	}
+	if len(k) != 32 {
+		return nil, fmt.Errorf("%d bytes", len(k))
+	}
+	return k, nil
 }
 
 // ForwardedHeaders names the reverse proxies whose X-Forwarded-Proto,
@@ -356,6 +409,9 @@ func (c *Config) validate() error {
 	}
 
 	if err := c.validateAPIs(); err != nil {
+		return err
+	}
+	if _, err := c.Session.Keys(); err != nil {
 		return err
 	}
 
