@@ -28,7 +28,11 @@
 // Invalidations ends with its context; a tokencache.Checker must be healthy.
 // Subscribe, AwaitLive and Subscription.Await are the pieces it uses, for a
 // backend's own outage tests (stop the server, expect ErrUnavailable, start
-// it, Await(t, "")).
+// it, Await(t, "")). An in-memory copy in front of a shared store (package
+// layered) is used only once its subscription has delivered something, as
+// a change made before a subscription is live is never delivered; a
+// backend that also delivers "" as soon as its first subscription is live
+// (not only after a reconnection) lets it start at once.
 //
 // A store that encrypts, or one that holds what an encrypting store wrote,
 // checks its raw bytes with NoPlaintext(t, raw, "a-refresh-token-…").
