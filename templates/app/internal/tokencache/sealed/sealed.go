@@ -20,7 +20,12 @@
 // tokencache.Checker exactly when the wrapped store does (invalidations
 // carry partition keys, which sealing leaves as they are), so a type
 // assertion on it answers as it would on the store itself. Unwrap returns
-// the wrapped store.
+// the wrapped store. So it composes under an in-memory copy,
+//
+//	l1, err := layered.New(ctx, sealed.Wrap(redisStore, keys...), layered.Options{})
+//
+// which keeps plaintext only in memory and decrypts a partition once per
+// copy rather than on every request.
 package sealed
 
 import (
