@@ -3,6 +3,7 @@ package redis
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -34,6 +35,8 @@ type Option func(*options)
 type options struct {
 	logger *slog.Logger
 	prefix string
+	// rootCAs replaces the system's roots for rediss:// (tests' own CA).
+	rootCAs *x509.CertPool
 }
 
 // WithLogger sets where the store reports an outage and its end (once

@@ -3,17 +3,24 @@ package redis
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	goredis "github.com/redis/go-redis/v9"
+
 	"github.com/idweb-init/idweb-init/templates/app/internal/config"
+	"github.com/idweb-init/idweb-init/templates/app/internal/tokencache"
+	"github.com/idweb-init/idweb-init/templates/app/internal/tokencache/redis/redistest"
 )
 
-// rediss:// is checked here, on the options go-redis gets, rather than
-// against a TLS Redis: the parsing (TLS on, the server name the
-// certificate must match) is ours; the handshake is crypto/tls's.
+// The options go-redis gets for rediss:// (Azure's shape); TestTLS runs
+// them against a TLS server.
 func TestTLSOptions(t *testing.T) {
+	t.Parallel()
 	opt, timeout, err := clientOptions(config.TokenCache{
 		RedisURL: "rediss://:s3cret@myapp.redis.cache.windows.net:6380/2",
 	})
@@ -68,6 +75,7 @@ func TestTLSOptions(t *testing.T) {
 }
 
 func TestBadSettings(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct {
 		tc   config.TokenCache
 		want string
@@ -103,4 +111,70 @@ func TestBadSettings(t *testing.T) {
 			t.Errorf("%+v: not one line: %q", c.tc, msg)
 		}
 	}
+}
+
+// withRootCAs trusts a test server's CA instead of the system's.
+func withRootCAs(p *x509.CertPool) Option {
+	return func(o *options) { o.rootCAs = p }
+}
+
+// Against a real TLS server (Debian's redis-server is built with TLS): the
+// URL's host is the name the certificate must carry, and nothing falls
+// back to plain text or to an unverified certificate.
+func TestTLS(t *testing.T) {
+	t.Parallel()
+	srv := redistest.StartWith(t, redistest.Config{TLS: true, Password: "s3cret"})
+	ctx := context.Background()
+	if !strings.HasPrefix(srv.URL, "rediss://:s3cret@localhost:") {
+		t.Fatalf("URL %s", srv.URL)
+	}
+	s := open(t, srv.URL, config.TokenCache{}, withRootCAs(srv.CAs))
+	heard := listen(t, s)
+	waitSubscribed(t, rawTLSClient(t, srv), s, 1)
+	if err := s.Save(ctx, "alice.tenant", []byte("tokens")); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.Load(ctx, "alice.tenant"); err != nil || string(got) != "tokens" {
+		t.Fatalf("Load over TLS = %q, %v", got, err)
+	}
+	heard.want(t, "alice.tenant")
+
+	port := strconv.Itoa(srv.Port)
+	for _, c := range []struct {
+		name, url string
+		roots     *x509.CertPool
+		want      string
+	}{
+		{"a name the certificate does not carry", "rediss://:s3cret@127.0.0.1:" + port, srv.CAs, "certificate"},
+		{"a CA the system does not trust", srv.URL, nil, "certificate"},
+		{"plain text to a TLS port", "redis://:s3cret@localhost:" + port, nil, ""},
+		{"a wrong password", "rediss://:wrong-pw@localhost:" + port, srv.CAs, "WRONGPASS"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var opts []Option
+			if c.roots != nil {
+				opts = append(opts, withRootCAs(c.roots))
+			}
+			s := open(t, c.url, config.TokenCache{Timeout: "500ms"}, opts...)
+			_, err := s.Load(ctx, "alice.tenant")
+			if !errors.Is(err, tokencache.ErrUnavailable) || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("Load: %v; want ErrUnavailable and %q", err, c.want)
+			}
+			if strings.Contains(err.Error(), "s3cret") || strings.Contains(err.Error(), "wrong-pw") {
+				t.Fatalf("the error shows the password: %v", err)
+			}
+		})
+	}
+}
+
+func rawTLSClient(t *testing.T, srv *redistest.Server) *goredis.Client {
+	t.Helper()
+	opt, err := goredis.ParseURL(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opt.TLSConfig.RootCAs = srv.CAs
+	c := goredis.NewClient(opt)
+	t.Cleanup(func() { c.Close() })
+	return c
 }

@@ -75,6 +75,9 @@ func Open(ctx context.Context, cfg *config.Config, opts ...Option) (*Store, erro
 	if err != nil {
 		return nil, err
 	}
+	if o.rootCAs != nil && copt.TLSConfig != nil {
+		copt.TLSConfig.RootCAs = o.rootCAs
+	}
 	expiry, err := memory.ParseExpiry(cfg.TokenCache)
 	if err != nil {
 		return nil, err
@@ -288,7 +291,7 @@ func (h *health) failed(err error) {
 	}
 	h.down.Store(true)
 	h.since = time.Now()
-	h.log.Warn("token cache: Redis is unreachable; pages that need a token answer 503 until it is back",
+	h.log.Warn("token cache: Redis is unavailable; pages that need a token answer 503 until it is back",
 		"addr", h.addr, "err", err)
 }
 
@@ -302,7 +305,7 @@ func (h *health) ok() {
 		return
 	}
 	h.down.Store(false)
-	h.log.Info("token cache: Redis is reachable again", "addr", h.addr,
+	h.log.Info("token cache: Redis is available again", "addr", h.addr,
 		"down", time.Since(h.since).Round(time.Millisecond).String())
 }
 

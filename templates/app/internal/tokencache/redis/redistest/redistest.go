@@ -8,10 +8,20 @@ package redistest
 import (
 	"bufio"
 	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
 	"fmt"
+	"math/big"
 	"net"
+	"net/url"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -33,18 +43,34 @@ func URL(t testing.TB) string {
 	return Start(t).URL
 }
 
+// Config is what StartWith sets up beyond Start's plain server.
+type Config struct {
+	// TLS serves only TLS (rediss://), as Azure Cache for Redis does on
+	// 6380, with a certificate for "localhost" from a CA made for the
+	// test (Server.CAs).
+	TLS bool
+	// Password is required of clients (requirepass) when not empty.
+	Password string
+}
+
 // Server is a redis-server process owned by one test: in memory only, on
 // 127.0.0.1, killed when the test ends. Tests stop and restart it to see
 // an outage.
 type Server struct {
 	// Port is where the server listens; it stays the same across Restart.
 	Port int
-	// URL is redis://127.0.0.1:Port/0.
+	// URL is redis://127.0.0.1:Port/0, or with TLS
+	// rediss://localhost:Port/0 (the name in the certificate); with the
+	// password when there is one.
 	URL string
+	// CAs holds the CA that issued a TLS server's certificate.
+	CAs *x509.CertPool
 
-	t   testing.TB
-	bin string
-	dir string
+	t    testing.TB
+	bin  string
+	dir  string
+	cfg  Config
+	args []string // TLS and password arguments
 
 	mu     sync.Mutex
 	proc   *os.Process
@@ -56,11 +82,35 @@ type Server struct {
 // it with scripts/redis, or apt-get install redis-server).
 func Start(t testing.TB) *Server {
 	t.Helper()
+	return StartWith(t, Config{})
+}
+
+// StartWith is Start with TLS or a password.
+func StartWith(t testing.TB, cfg Config) *Server {
+	t.Helper()
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
 		t.Skipf("no redis-server in PATH and %s is unset: run scripts/redis install (Debian's redis-server) or set %s", EnvURL, EnvURL)
 	}
-	s := &Server{t: t, bin: bin, dir: t.TempDir()}
+	s := &Server{t: t, bin: bin, dir: t.TempDir(), cfg: cfg}
+	if cfg.TLS {
+		cert, key, pool, err := makeCerts()
+		if err != nil {
+			t.Fatalf("redistest: certificates: %v", err)
+		}
+		certFile, keyFile := filepath.Join(s.dir, "server.pem"), filepath.Join(s.dir, "server.key")
+		if err := os.WriteFile(certFile, cert, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(keyFile, key, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		s.CAs = pool
+		s.args = append(s.args, "--tls-cert-file", certFile, "--tls-key-file", keyFile, "--tls-auth-clients", "no")
+	}
+	if cfg.Password != "" {
+		s.args = append(s.args, "--requirepass", cfg.Password)
+	}
 	t.Cleanup(s.Stop)
 	// A free port can be taken between finding and binding it; try again then.
 	var lastErr error
@@ -70,7 +120,14 @@ func Start(t testing.TB) *Server {
 			t.Fatalf("redistest: finding a free port: %v", err)
 		}
 		s.Port = port
-		s.URL = fmt.Sprintf("redis://127.0.0.1:%d/0", port)
+		u := url.URL{Scheme: "redis", Host: fmt.Sprintf("127.0.0.1:%d", port), Path: "/0"}
+		if cfg.TLS {
+			u.Scheme, u.Host = "rediss", fmt.Sprintf("localhost:%d", port)
+		}
+		if cfg.Password != "" {
+			u.User = url.UserPassword("", cfg.Password)
+		}
+		s.URL = u.String()
 		if lastErr = s.start(); lastErr == nil {
 			return s
 		}
@@ -110,8 +167,11 @@ func (s *Server) Restart() {
 
 func (s *Server) start() error {
 	out := &syncBuffer{}
-	cmd := exec.Command(s.bin,
-		"--port", strconv.Itoa(s.Port),
+	port := []string{"--port", strconv.Itoa(s.Port)}
+	if s.cfg.TLS {
+		port = []string{"--port", "0", "--tls-port", strconv.Itoa(s.Port)}
+	}
+	cmd := exec.Command(s.bin, append(append(port,
 		"--bind", "127.0.0.1",
 		"--protected-mode", "yes",
 		"--save", "",
@@ -119,7 +179,7 @@ func (s *Server) start() error {
 		"--dir", s.dir,
 		"--daemonize", "no",
 		"--loglevel", "warning",
-	)
+	), s.args...)...)
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("starting %s: %w", s.bin, err)
@@ -127,7 +187,7 @@ func (s *Server) start() error {
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
 	deadline := time.Now().Add(10 * time.Second)
-	for ping(s.Port) != nil {
+	for s.ping() != nil {
 		select {
 		case err := <-exited:
 			return fmt.Errorf("redis-server on port %d exited (%v): %s", s.Port, err, strings.TrimSpace(out.String()))
@@ -145,9 +205,20 @@ func (s *Server) start() error {
 	return nil
 }
 
-// ping sends PING in Redis's inline protocol and wants +PONG.
-func ping(port int) error {
-	c, err := net.DialTimeout("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), time.Second)
+// ping sends PING in Redis's inline protocol and wants +PONG (or, with a
+// password, the NOAUTH error: the server is up).
+func (s *Server) ping() error {
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(s.Port))
+	d := &net.Dialer{Timeout: time.Second}
+	var (
+		c   net.Conn
+		err error
+	)
+	if s.cfg.TLS {
+		c, err = tls.DialWithDialer(d, "tcp", addr, &tls.Config{RootCAs: s.CAs, ServerName: "localhost"})
+	} else {
+		c, err = d.Dial("tcp", addr)
+	}
 	if err != nil {
 		return err
 	}
@@ -160,10 +231,62 @@ func ping(port int) error {
 	if err != nil {
 		return err
 	}
-	if strings.TrimSpace(line) != "+PONG" {
+	if l := strings.TrimSpace(line); l != "+PONG" && !strings.HasPrefix(l, "-NOAUTH") {
 		return fmt.Errorf("PING answered %q", line)
 	}
 	return nil
+}
+
+// makeCerts returns a certificate and key (PEM) for "localhost", issued by
+// a CA made here, and a pool holding that CA.
+func makeCerts() (certPEM, keyPEM []byte, pool *x509.CertPool, err error) {
+	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	now := time.Now()
+	caTmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(1),
+		Subject:               pkix.Name{CommonName: "redistest CA"},
+		NotBefore:             now.Add(-time.Hour),
+		NotAfter:              now.Add(24 * time.Hour),
+		IsCA:                  true,
+		BasicConstraintsValid: true,
+		KeyUsage:              x509.KeyUsageCertSign,
+	}
+	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	ca, err := x509.ParseCertificate(caDER)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(2),
+		Subject:      pkix.Name{CommonName: "localhost"},
+		DNSNames:     []string{"localhost"},
+		NotBefore:    now.Add(-time.Hour),
+		NotAfter:     now.Add(24 * time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	pool = x509.NewCertPool()
+	pool.AddCert(ca)
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
+		pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), pool, nil
 }
 
 // freePort asks the kernel for a free loopback port.
