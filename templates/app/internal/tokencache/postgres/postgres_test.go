@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net/url"
 	"os"
 	"strings"
 	"sync"
@@ -35,11 +36,11 @@ func newDB(t *testing.T) string {
 	return pgtest.NewDatabase(t, server.URL(t))
 }
 
-// open opens a Store on url with tc's other settings, closed when the test
+// open opens a Store on dbURL with tc's other settings, closed when the test
 // ends, its log lines recorded in the returned recorder.
-func open(t *testing.T, url string, tc config.TokenCache, opts ...Option) (*Store, *logRecorder) {
+func open(t *testing.T, dbURL string, tc config.TokenCache, opts ...Option) (*Store, *logRecorder) {
 	t.Helper()
-	tc.PostgresURL = url
+	tc.PostgresURL = dbURL
 	if tc.Timeout == "" {
 		tc.Timeout = "1s"
 	}
@@ -62,18 +63,18 @@ func TestContract(t *testing.T) {
 
 func TestShared(t *testing.T) {
 	cachetest.RunShared(t, func(t *testing.T) (a, b tokencache.Store) {
-		url := newDB(t)
-		a, _ = open(t, url, config.TokenCache{})
-		b, _ = open(t, url, config.TokenCache{})
+		dbURL := newDB(t)
+		a, _ = open(t, dbURL, config.TokenCache{})
+		b, _ = open(t, dbURL, config.TokenCache{})
 		return a, b
 	})
 }
 
 func TestInvalidationsReachOtherInstances(t *testing.T) {
-	url := newDB(t)
+	dbURL := newDB(t)
 	ctx := context.Background()
-	a, _ := open(t, url, config.TokenCache{})
-	b, _ := open(t, url, config.TokenCache{})
+	a, _ := open(t, dbURL, config.TokenCache{})
+	b, _ := open(t, dbURL, config.TokenCache{})
 	subB := cachetest.Subscribe(t, b)
 	cachetest.AwaitLive(t, b, subB)
 
@@ -88,12 +89,12 @@ func TestInvalidationsReachOtherInstances(t *testing.T) {
 }
 
 func TestAppsSharingADatabaseKeepApart(t *testing.T) {
-	url := newDB(t)
+	dbURL := newDB(t)
 	ctx := context.Background()
 	open2 := func(clientID string) *Store {
 		s, err := Open(ctx, &config.Config{
 			AzureAd:    config.AzureAd{ClientID: clientID},
-			TokenCache: config.TokenCache{PostgresURL: url, Timeout: "1s"},
+			TokenCache: config.TokenCache{PostgresURL: dbURL, Timeout: "1s"},
 		}, WithLogger(slog.New(&logRecorder{})))
 		if err != nil {
 			t.Fatal(err)
@@ -145,9 +146,9 @@ func TestAppsSharingADatabaseKeepApart(t *testing.T) {
 }
 
 // row reads a partition's expirations relative to the server's clock.
-func row(t *testing.T, url, key string) (absolute, sliding time.Duration, ok bool) {
+func row(t *testing.T, dbURL, key string) (absolute, sliding time.Duration, ok bool) {
 	t.Helper()
-	conn := connect(t, url)
+	conn := connect(t, dbURL)
 	var a, s float64
 	err := conn.QueryRow(context.Background(), `SELECT EXTRACT(EPOCH FROM expires_at - now()), EXTRACT(EPOCH FROM sliding_until - now())
 FROM idweb_token_cache WHERE key = $1`, key).Scan(&a, &s)
@@ -160,16 +161,16 @@ FROM idweb_token_cache WHERE key = $1`, key).Scan(&a, &s)
 	return time.Duration(a * float64(time.Second)), time.Duration(s * float64(time.Second)), true
 }
 
-func exec(t *testing.T, url, sql string, args ...any) {
+func exec(t *testing.T, dbURL, sql string, args ...any) {
 	t.Helper()
-	if _, err := connect(t, url).Exec(context.Background(), sql, args...); err != nil {
+	if _, err := connect(t, dbURL).Exec(context.Background(), sql, args...); err != nil {
 		t.Fatal(err)
 	}
 }
 
-func connect(t *testing.T, url string) *pgx.Conn {
+func connect(t *testing.T, dbURL string) *pgx.Conn {
 	t.Helper()
-	conn, err := pgx.Connect(context.Background(), url)
+	conn, err := pgx.Connect(context.Background(), dbURL)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -183,31 +184,31 @@ func near(got, want time.Duration) bool {
 
 func TestExpiry(t *testing.T) {
 	ctx := context.Background()
-	url := newDB(t)
-	s, _ := open(t, url, config.TokenCache{})
+	dbURL := newDB(t)
+	s, _ := open(t, dbURL, config.TokenCache{})
 	if err := s.Save(ctx, "alice.tenant", []byte("v")); err != nil {
 		t.Fatal(err)
 	}
-	a, sl, _ := row(t, url, "alice.tenant")
+	a, sl, _ := row(t, dbURL, "alice.tenant")
 	if !near(a, DefaultAbsoluteExpiration) || !near(sl, DefaultSlidingExpiration) {
 		t.Fatalf("after Save the partition lives %v (absolute), %v (sliding); want %v, %v", a, sl, DefaultAbsoluteExpiration, DefaultSlidingExpiration)
 	}
 
 	t.Run("a read moves the sliding expiration forward", func(t *testing.T) {
-		exec(t, url, `UPDATE idweb_token_cache SET sliding_until = now() + interval '13 days'`)
+		exec(t, dbURL, `UPDATE idweb_token_cache SET sliding_until = now() + interval '13 days'`)
 		if _, err := s.Load(ctx, "alice.tenant"); err != nil {
 			t.Fatal(err)
 		}
-		if _, sl, _ := row(t, url, "alice.tenant"); !near(sl, DefaultSlidingExpiration) {
+		if _, sl, _ := row(t, dbURL, "alice.tenant"); !near(sl, DefaultSlidingExpiration) {
 			t.Fatalf("after Load the sliding expiration is in %v; want %v", sl, DefaultSlidingExpiration)
 		}
 	})
 	t.Run("but not by less than the slack, to spare a write per read", func(t *testing.T) {
-		exec(t, url, `UPDATE idweb_token_cache SET sliding_until = now() + interval '14 days' - interval '10 minutes'`)
+		exec(t, dbURL, `UPDATE idweb_token_cache SET sliding_until = now() + interval '14 days' - interval '10 minutes'`)
 		if _, err := s.Load(ctx, "alice.tenant"); err != nil {
 			t.Fatal(err)
 		}
-		if _, sl, _ := row(t, url, "alice.tenant"); near(sl, DefaultSlidingExpiration) && sl > DefaultSlidingExpiration-5*time.Minute {
+		if _, sl, _ := row(t, dbURL, "alice.tenant"); near(sl, DefaultSlidingExpiration) && sl > DefaultSlidingExpiration-5*time.Minute {
 			t.Fatalf("a Load within the slack moved the sliding expiration to %v", sl)
 		}
 	})
@@ -216,11 +217,11 @@ func TestExpiry(t *testing.T) {
 			if err := s.Save(ctx, "alice.tenant", []byte("v")); err != nil {
 				t.Fatal(err)
 			}
-			exec(t, url, `UPDATE idweb_token_cache SET `+column+` = now() - interval '1 second'`)
+			exec(t, dbURL, `UPDATE idweb_token_cache SET `+column+` = now() - interval '1 second'`)
 			if got, err := s.Load(ctx, "alice.tenant"); got != nil || err != nil {
 				t.Fatalf("Load = %q, %v; want nil, nil", got, err)
 			}
-			if _, _, ok := row(t, url, "alice.tenant"); ok {
+			if _, _, ok := row(t, dbURL, "alice.tenant"); ok {
 				t.Fatal("the expired row is still there")
 			}
 		})
@@ -253,8 +254,8 @@ func TestExpiry(t *testing.T) {
 
 func TestSweepRemovesExpiredRowsInBatches(t *testing.T) {
 	ctx := context.Background()
-	url := newDB(t)
-	s, _ := open(t, url, config.TokenCache{}, func(s *Store) { s.sweepBatch = 2 })
+	dbURL := newDB(t)
+	s, _ := open(t, dbURL, config.TokenCache{}, func(s *Store) { s.sweepBatch = 2 })
 	for _, k := range []string{"a", "b", "c", "d", "e", "live"} {
 		if err := s.Save(ctx, k, []byte("v")); err != nil {
 			t.Fatal(err)
@@ -266,14 +267,14 @@ func TestSweepRemovesExpiredRowsInBatches(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	exec(t, url, `UPDATE idweb_token_cache SET expires_at = now() - interval '1 second' WHERE key <> 'live'`)
-	exec(t, url, `UPDATE idweb_ended_sessions SET until = now() - interval '1 second' WHERE sid <> 'live'`)
+	exec(t, dbURL, `UPDATE idweb_token_cache SET expires_at = now() - interval '1 second' WHERE key <> 'live'`)
+	exec(t, dbURL, `UPDATE idweb_ended_sessions SET until = now() - interval '1 second' WHERE sid <> 'live'`)
 	n, err := s.sweep(ctx)
 	if err != nil || n != 8 {
 		t.Fatalf("sweep = %d, %v; want 8 rows", n, err)
 	}
 	var rows int
-	if err := connect(t, url).QueryRow(ctx, `SELECT (SELECT count(*) FROM idweb_token_cache) + (SELECT count(*) FROM idweb_ended_sessions)`).Scan(&rows); err != nil {
+	if err := connect(t, dbURL).QueryRow(ctx, `SELECT (SELECT count(*) FROM idweb_token_cache) + (SELECT count(*) FROM idweb_ended_sessions)`).Scan(&rows); err != nil {
 		t.Fatal(err)
 	}
 	if rows != 2 {
@@ -283,9 +284,9 @@ func TestSweepRemovesExpiredRowsInBatches(t *testing.T) {
 
 func TestRevocations(t *testing.T) {
 	ctx := context.Background()
-	url := newDB(t)
-	a, _ := open(t, url, config.TokenCache{})
-	b, _ := open(t, url, config.TokenCache{})
+	dbURL := newDB(t)
+	a, _ := open(t, dbURL, config.TokenCache{})
+	b, _ := open(t, dbURL, config.TokenCache{})
 	ra, rb := a.Revocations(), b.Revocations()
 
 	if ended, err := rb.Ended(ctx, "sid-1"); ended || err != nil {
@@ -305,13 +306,13 @@ func TestRevocations(t *testing.T) {
 		t.Fatal(err)
 	}
 	var left float64
-	connect(t, url).QueryRow(ctx, `SELECT EXTRACT(EPOCH FROM until - now()) FROM idweb_ended_sessions WHERE sid = 'sid-1'`).Scan(&left)
+	connect(t, dbURL).QueryRow(ctx, `SELECT EXTRACT(EPOCH FROM until - now()) FROM idweb_ended_sessions WHERE sid = 'sid-1'`).Scan(&left)
 	if left < 30*60 {
 		t.Fatalf("the record ends in %vs; the later End (an hour) should win", left)
 	}
 	// Past its time a session is no longer recorded as ended (its cookie
 	// has expired anyway).
-	exec(t, url, `UPDATE idweb_ended_sessions SET until = now() - interval '1 second'`)
+	exec(t, dbURL, `UPDATE idweb_ended_sessions SET until = now() - interval '1 second'`)
 	if ended, err := rb.Ended(ctx, "sid-1"); ended || err != nil {
 		t.Fatalf("Ended past until = %v, %v", ended, err)
 	}
@@ -328,17 +329,17 @@ func TestRevocations(t *testing.T) {
 
 func TestTablesCreatedWhenMissing(t *testing.T) {
 	ctx := context.Background()
-	url := newDB(t)
-	s, _ := open(t, url, config.TokenCache{})
+	dbURL := newDB(t)
+	s, _ := open(t, dbURL, config.TokenCache{})
 	var exist bool
-	if err := connect(t, url).QueryRow(ctx, tablesExist).Scan(&exist); err != nil || !exist {
+	if err := connect(t, dbURL).QueryRow(ctx, tablesExist).Scan(&exist); err != nil || !exist {
 		t.Fatalf("after Open the tables exist: %v, %v", exist, err)
 	}
 	if err := s.Save(ctx, "alice.tenant", []byte("v1")); err != nil {
 		t.Fatal(err)
 	}
 	// Someone drops them while the app runs: the next call makes them again.
-	exec(t, url, `DROP TABLE idweb_token_cache, idweb_ended_sessions`)
+	exec(t, dbURL, `DROP TABLE idweb_token_cache, idweb_ended_sessions`)
 	if got, err := s.Load(ctx, "alice.tenant"); got != nil || err != nil {
 		t.Fatalf("Load after the table was dropped = %q, %v; want nil, nil", got, err)
 	}
@@ -348,7 +349,7 @@ func TestTablesCreatedWhenMissing(t *testing.T) {
 	if got, err := s.Load(ctx, "alice.tenant"); string(got) != "v2" || err != nil {
 		t.Fatalf("Load = %q, %v", got, err)
 	}
-	exec(t, url, `DROP TABLE idweb_ended_sessions`)
+	exec(t, dbURL, `DROP TABLE idweb_ended_sessions`)
 	if err := s.Revocations().End(ctx, "sid", time.Now().Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
@@ -385,12 +386,17 @@ func TestOpenRefusesBadSettings(t *testing.T) {
 
 func TestOpenRefusedByTheServer(t *testing.T) {
 	admin := server.URL(t)
-	for name, edit := range map[string]func(string) string{
-		"no such database": func(u string) string { return strings.Replace(u, "/postgres?", "/nosuchdb?", 1) },
-		"no such role":     func(u string) string { return strings.Replace(u, "postgres@", "nosuchrole@", 1) },
+	for name, edit := range map[string]func(*url.URL){
+		"no such database": func(u *url.URL) { u.Path = "/nosuchdb" },
+		"no such role":     func(u *url.URL) { u.User = url.User("nosuchrole") },
 	} {
 		t.Run(name, func(t *testing.T) {
-			_, err := Open(context.Background(), &config.Config{TokenCache: config.TokenCache{PostgresURL: edit(admin), Timeout: "2s"}},
+			u, err := url.Parse(admin)
+			if err != nil {
+				t.Fatal(err)
+			}
+			edit(u)
+			_, err = Open(context.Background(), &config.Config{TokenCache: config.TokenCache{PostgresURL: u.String(), Timeout: "2s"}},
 				WithLogger(slog.New(&logRecorder{})))
 			if err == nil || !strings.Contains(err.Error(), "refused the app") {
 				t.Fatalf("Open: %v; want it refused at start-up", err)

@@ -44,12 +44,15 @@ type Server struct {
 	bin  string
 }
 
-// Binaries returns the directory holding initdb and pg_ctl: PATH's, or
-// Debian's newest /usr/lib/postgresql/<version>/bin.
+// Binaries returns the directory holding initdb and pg_ctl: where PATH's
+// pg_ctl really is (a directory in PATH may hold links to a few of the
+// binaries), or Debian's newest /usr/lib/postgresql/<version>/bin.
 func Binaries() (string, error) {
 	if p, err := exec.LookPath("pg_ctl"); err == nil {
-		if _, err := exec.LookPath("initdb"); err == nil {
-			return filepath.Dir(p), nil
+		if p, err := filepath.EvalSymlinks(p); err == nil {
+			if _, err := os.Stat(filepath.Join(filepath.Dir(p), "initdb")); err == nil {
+				return filepath.Dir(p), nil
+			}
 		}
 	}
 	dirs, _ := filepath.Glob("/usr/lib/postgresql/*/bin")
