@@ -47,6 +47,7 @@ type Store struct {
 	// pingEvery is how long Invalidations waits in silence before it
 	// checks the subscription's connection with a PING.
 	pingEvery time.Duration
+	closed    atomic.Bool
 }
 
 var (
@@ -97,17 +98,22 @@ func Open(ctx context.Context, cfg *config.Config, opts ...Option) (*Store, erro
 	return s, nil
 }
 
-// Close closes the connections to Redis.
+// Close closes the connections to Redis; a running Invalidations returns
+// ErrClosed.
 func (s *Store) Close() error {
+	s.closed.Store(true)
 	return s.client.Close()
 }
+
+// ErrClosed is what Invalidations returns when the store is closed under it.
+var ErrClosed = errors.New("redis: token cache store closed")
 
 // Load implements tokencache.Store. A read restarts the sliding expiry,
 // never beyond the absolute one.
 func (s *Store) Load(ctx context.Context, key string) ([]byte, error) {
 	cctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
-	v, err := loadScript.Run(cctx, s.client, []string{s.partitionKey(key)}, s.expiry.Sliding.Milliseconds()).Text()
+	v, err := loadScript.Run(cctx, s.client, []string{s.partitionKey(key)}, millis(s.expiry.Sliding)).Text()
 	if errors.Is(err, goredis.Nil) {
 		s.health.ok()
 		return nil, nil
@@ -125,7 +131,7 @@ func (s *Store) Save(ctx context.Context, key string, data []byte) error {
 	cctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
 	err := saveScript.Run(cctx, s.client, []string{s.partitionKey(key)},
-		data, s.expiry.Absolute.Milliseconds(), s.expiry.Sliding.Milliseconds(), s.channel, key).Err()
+		data, millis(s.expiry.Absolute), millis(s.expiry.Sliding), s.channel, key).Err()
 	if err != nil {
 		return s.fail(ctx, "save", err)
 	}
@@ -170,10 +176,11 @@ func (s *Store) Check(ctx context.Context) error {
 }
 
 // fail wraps err from operation op. Unless the caller gave up (its context
-// ended, which says nothing about Redis), the error wraps
-// tokencache.ErrUnavailable and counts towards the outage that is logged.
+// ended, which says nothing about Redis) or the store is closed, the error
+// wraps tokencache.ErrUnavailable and counts towards the outage that is
+// logged.
 func (s *Store) fail(ctx context.Context, op string, err error) error {
-	if ctx.Err() != nil {
+	if ctx.Err() != nil || s.closed.Load() {
 		return fmt.Errorf("redis %s: %w", op, err)
 	}
 	s.health.failed(err)
@@ -218,8 +225,8 @@ func (s *Store) Invalidations(ctx context.Context, f func(key string)) error {
 		if ctx.Err() != nil {
 			return nil
 		}
-		if errors.Is(err, goredis.ErrClosed) && errors.Is(s.client.Ping(ctx).Err(), goredis.ErrClosed) {
-			return fmt.Errorf("redis: invalidations: the store was closed: %w", err)
+		if s.closed.Load() {
+			return ErrClosed
 		}
 		if err != nil {
 			var ne interface{ Timeout() bool }
@@ -307,6 +314,15 @@ func (h *health) ok() {
 	h.down.Store(false)
 	h.log.Info("token cache: Redis is available again", "addr", h.addr,
 		"down", time.Since(h.since).Round(time.Millisecond).String())
+}
+
+// millis is d in whole milliseconds for the scripts, at least 1 for a
+// positive d: 0 would mean no bound at all.
+func millis(d time.Duration) int64 {
+	if d <= 0 {
+		return 0
+	}
+	return max(1, d.Milliseconds())
 }
 
 // The scripts take the time from the server: instances' clocks may differ.

@@ -514,3 +514,25 @@ func TestCallerCancellationIsNotAnOutage(t *testing.T) {
 		t.Fatalf("a cancelled request was logged as an outage:\n%s", logs)
 	}
 }
+
+func TestCloseEndsInvalidations(t *testing.T) {
+	t.Parallel()
+	url := redistest.URL(t)
+	logs := &logRecorder{}
+	s := open(t, url, config.TokenCache{}, WithLogger(slog.New(logs)))
+	done := make(chan error, 1)
+	go func() { done <- s.Invalidations(context.Background(), func(string) {}) }()
+	waitSubscribed(t, rawClient(t, url), s, 1)
+	s.Close()
+	select {
+	case err := <-done:
+		if !errors.Is(err, ErrClosed) {
+			t.Fatalf("Invalidations after Close returned %v, want ErrClosed", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Invalidations still running 5s after Close")
+	}
+	if n := logs.count(slog.LevelWarn, "unavailable"); n != 0 {
+		t.Fatalf("Close was logged as an outage:\n%s", logs)
+	}
+}
