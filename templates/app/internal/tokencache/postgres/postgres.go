@@ -256,9 +256,9 @@ func Open(ctx context.Context, cfg *config.Config, opts ...Option) (*Store, erro
 	case ctx.Err() != nil:
 		s.pool.Close()
 		return nil, fmt.Errorf("token cache: PostgreSQL: %w", ctx.Err())
-	case refused(err):
+	case refusal(err) != "":
 		s.pool.Close()
-		return nil, fmt.Errorf("token cache: PostgreSQL at %s refused the app (check TokenCache:PostgresUrl's user, password, database and sslrootcert, and the role's CREATE privilege): %w", s.host, err)
+		return nil, fmt.Errorf("token cache: PostgreSQL at %s refused the app (%s): %w", s.host, refusal(err), err)
 	default:
 		s.markDown(err)
 	}
@@ -455,21 +455,31 @@ func unavailable(err error) bool {
 		pgconn.Timeout(err) || pgconn.SafeToRetry(err)
 }
 
-// refused reports whether err is the server (or its certificate) turning
-// the app away, which start-up reports instead of waiting for it to pass.
-func refused(err error) bool {
+// refusal says what to fix when err is the server (or its certificate)
+// turning the app away, which start-up reports instead of waiting for it to
+// pass; "" for anything else.
+func refusal(err error) string {
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {
 		switch {
 		case strings.HasPrefix(pgErr.Code, "08"), pgErr.Code == "57P01", pgErr.Code == "57P02", pgErr.Code == "57P03", pgErr.Code == "53300":
-			return false
+			return ""
+		case strings.HasPrefix(pgErr.Code, "28"):
+			return "check the user and password in TokenCache:PostgresUrl"
+		case pgErr.Code == "3D000":
+			return "the database in TokenCache:PostgresUrl does not exist"
+		case pgErr.Code == "42501":
+			return "the role may not create the tables: grant it CREATE on the schema, or have an administrator run postgres.Schema"
 		}
-		return true
+		return "check TokenCache:PostgresUrl"
 	}
 	var unknownAuthority x509.UnknownAuthorityError
 	var hostname x509.HostnameError
 	var invalid x509.CertificateInvalidError
-	return errors.As(err, &unknownAuthority) || errors.As(err, &hostname) || errors.As(err, &invalid)
+	if errors.As(err, &unknownAuthority) || errors.As(err, &hostname) || errors.As(err, &invalid) {
+		return "its certificate is not valid for the host in TokenCache:PostgresUrl with the trusted roots (sslrootcert, or the system's)"
+	}
+	return ""
 }
 
 // parseURL parses TokenCache:PostgresUrl, with errors that name the setting

@@ -476,3 +476,49 @@ func (r *logRecorder) String() string {
 	defer r.mu.Unlock()
 	return strings.Join(r.msgs, "\n")
 }
+
+// A role that may not create tables (since PostgreSQL 15, any role but the
+// database owner on schema public) is told so at start-up, and works once
+// an administrator has created the tables.
+func TestRoleWithoutCreatePrivilege(t *testing.T) {
+	ctx := context.Background()
+	dbURL := newDB(t)
+	u, err := url.Parse(dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	role := "app_" + strings.TrimPrefix(u.Path, "/idweb_test_")
+	exec(t, dbURL, `CREATE ROLE `+role+` LOGIN PASSWORD 'pw'`)
+	t.Cleanup(func() {
+		admin, err := pgx.Connect(ctx, dbURL)
+		if err != nil {
+			return
+		}
+		defer admin.Close(ctx)
+		admin.Exec(ctx, `DROP OWNED BY `+role)
+		admin.Exec(ctx, `DROP ROLE `+role)
+	})
+	u.User = url.UserPassword(role, "pw")
+	appURL := u.String()
+
+	_, err = Open(ctx, &config.Config{TokenCache: config.TokenCache{PostgresURL: appURL}}, WithLogger(slog.New(&logRecorder{})))
+	if err == nil || !strings.Contains(err.Error(), "may not create the tables") {
+		t.Fatalf("Open as a role without CREATE = %v", err)
+	}
+
+	exec(t, dbURL, Schema)
+	exec(t, dbURL, `GRANT SELECT, INSERT, UPDATE, DELETE ON idweb_token_cache, idweb_ended_sessions TO `+role)
+	s, _ := open(t, appURL, config.TokenCache{})
+	if err := s.Save(ctx, "alice.tenant", []byte("v")); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.Load(ctx, "alice.tenant"); string(got) != "v" || err != nil {
+		t.Fatalf("Load = %q, %v", got, err)
+	}
+	if err := s.Revocations().End(ctx, "sid", time.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := s.sweep(ctx); err != nil {
+		t.Fatalf("sweep = %d, %v", n, err)
+	}
+}

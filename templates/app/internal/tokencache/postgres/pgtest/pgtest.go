@@ -143,6 +143,35 @@ max_connections = 200
 	return owned(p)
 }
 
+// EnableTLS restarts the server with TLS on, serving the PEM certificate
+// (chain) and key; clients may still connect without TLS.
+func (s *Server) EnableTLS(ctx context.Context, certPEM, keyPEM []byte) error {
+	for name, b := range map[string][]byte{"server.crt": certPEM, "server.key": keyPEM} {
+		p := filepath.Join(s.data(), name)
+		if err := os.WriteFile(p, b, 0o600); err != nil {
+			return err
+		}
+		if err := owned(p); err != nil {
+			return err
+		}
+	}
+	conf, err := os.OpenFile(filepath.Join(s.data(), "pgtest.conf"), os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintln(conf, "ssl = on\nssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'")
+	if cerr := conf.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	if err := s.Stop(ctx); err != nil {
+		return err
+	}
+	return s.Start(ctx)
+}
+
 // Start starts the server (again), on its port, and waits until it accepts
 // connections.
 func (s *Server) Start(ctx context.Context) error {
