@@ -22,9 +22,10 @@
 // TokenCache:Timeout bounds every call (2s when empty), so a database that
 // does not answer costs a request at most that long; TokenCache:
 // AbsoluteExpiration and TokenCache:SlidingExpiration bound a partition's
-// life from when it was written (2160h, 90 days, when empty: the longest a
-// refresh token lives) and from when it was last read (336h, 14 days: a
-// user who has not been seen for two weeks signs in again).
+// life from when it was last written (2160h, 90 days, when empty: an
+// unused refresh token lives no longer) and from when it was last read
+// (336h, 14 days: a user not seen for two weeks signs in again), as for
+// every store (memory.ParseExpiry; "0": no such bound).
 //
 // # Tables
 //
@@ -52,6 +53,7 @@
 package postgres
 
 import (
+	"cmp"
 	"context"
 	"crypto/x509"
 	"errors"
@@ -74,12 +76,13 @@ import (
 
 	"github.com/idweb-init/idweb-init/templates/app/internal/config"
 	"github.com/idweb-init/idweb-init/templates/app/internal/tokencache"
+	"github.com/idweb-init/idweb-init/templates/app/internal/tokencache/memory"
 )
 
 // Defaults for the TokenCache settings left empty.
 const (
 	DefaultTimeout            = 2 * time.Second
-	DefaultAbsoluteExpiration = 90 * 24 * time.Hour
+	DefaultAbsoluteExpiration = 90 * 24 * time.Hour // as memory.DefaultExpiry
 	DefaultSlidingExpiration  = 14 * 24 * time.Hour
 	// DefaultChannel is the NOTIFY channel saves and deletes are announced on.
 	DefaultChannel = "idweb_token_cache"
@@ -103,7 +106,8 @@ CREATE INDEX IF NOT EXISTS idweb_ended_sessions_until ON idweb_ended_sessions (u
 
 // The statements. Times are the server's (now()), so instances with skewed
 // clocks agree on what has expired. A partition is alive while both its
-// absolute and its sliding end are ahead.
+// absolute and its sliding end are ahead; an expiration of "0" is NULL
+// here, an end of 'infinity' (and a sliding end that never moves).
 const (
 	tablesExist = `SELECT to_regclass('idweb_token_cache') IS NOT NULL AND to_regclass('idweb_ended_sessions') IS NOT NULL`
 	// The advisory lock serializes instances starting together:
@@ -131,7 +135,7 @@ SELECT data FROM idweb_token_cache WHERE key = $1 AND LEAST(expires_at, sliding_
 	// and never without it.
 	saveSQL = `WITH saved AS (
 	INSERT INTO idweb_token_cache (key, data, expires_at, sliding_until)
-	VALUES ($1, $2, now() + $3::interval, now() + $4::interval)
+	VALUES ($1, $2, COALESCE(now() + $3::interval, 'infinity'), COALESCE(now() + $4::interval, 'infinity'))
 	ON CONFLICT (key) DO UPDATE SET data = excluded.data,
 		expires_at = excluded.expires_at, sliding_until = excluded.sliding_until
 )
@@ -210,16 +214,19 @@ func Open(ctx context.Context, cfg *config.Config, opts ...Option) (*Store, erro
 	if s.log == nil {
 		s.log = slog.Default()
 	}
-	var err error
-	if s.timeout, err = duration("Timeout", tc.Timeout, DefaultTimeout); err != nil {
+	s.timeout = DefaultTimeout
+	if v := strings.TrimSpace(tc.Timeout); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			return nil, fmt.Errorf(`config: TokenCache:Timeout %q is not a positive duration like "2s"`, tc.Timeout)
+		}
+		s.timeout = d
+	}
+	exp, err := memory.ParseExpiry(tc)
+	if err != nil {
 		return nil, err
 	}
-	if s.absolute, err = duration("AbsoluteExpiration", tc.AbsoluteExpiration, DefaultAbsoluteExpiration); err != nil {
-		return nil, err
-	}
-	if s.sliding, err = duration("SlidingExpiration", tc.SlidingExpiration, DefaultSlidingExpiration); err != nil {
-		return nil, err
-	}
+	s.absolute, s.sliding = exp.Absolute, exp.Sliding
 	s.slack = min(s.sliding/100, time.Hour)
 	if cfg.AzureAd.ClientID != "" {
 		s.prefix = cfg.AzureAd.ClientID + ":"
@@ -239,8 +246,8 @@ func Open(ctx context.Context, cfg *config.Config, opts ...Option) (*Store, erro
 	}
 	s.host = pc.ConnConfig.Host
 	if !config.IsLoopback(s.host) && !strings.HasPrefix(s.host, "/") && sslmode != "verify-full" && sslmode != "verify-ca" {
-		s.log.Warn("config: TokenCache:PostgresUrl does not verify the server's certificate; use sslmode=verify-full",
-			"host", s.host, "sslmode", cmp(sslmode, "prefer"))
+		s.log.Warn("token cache: TokenCache:PostgresUrl does not verify the server's certificate; use sslmode=verify-full",
+			"host", s.host, "sslmode", cmp.Or(sslmode, "prefer"))
 	}
 	if s.pool, err = pgxpool.NewWithConfig(context.WithoutCancel(ctx), pc); err != nil {
 		return nil, fmt.Errorf("config: TokenCache:PostgresUrl: %s", redact(err.Error(), tc.PostgresURL, pc.ConnConfig.Password))
@@ -541,27 +548,9 @@ func redact(msg, raw, password string) string {
 	return msg
 }
 
-// duration parses a TokenCache duration setting.
-func duration(key, v string, def time.Duration) (time.Duration, error) {
-	if v == "" {
-		return def, nil
-	}
-	d, err := time.ParseDuration(v)
-	if err != nil || d <= 0 {
-		return 0, fmt.Errorf("config: TokenCache:%s %q is not a positive Go duration like %q", key, v, def.String())
-	}
-	return d, nil
-}
-
+// interval is d as an SQL interval; NULL when d <= 0 (no bound).
 func interval(d time.Duration) pgtype.Interval {
-	return pgtype.Interval{Microseconds: d.Microseconds(), Valid: true}
-}
-
-func cmp(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
+	return pgtype.Interval{Microseconds: d.Microseconds(), Valid: d > 0}
 }
 
 // sweepLoop removes expired rows every sweepEvery (with jitter, so

@@ -522,3 +522,26 @@ func TestRoleWithoutCreatePrivilege(t *testing.T) {
 		t.Fatalf("sweep = %d, %v", n, err)
 	}
 }
+
+func TestExpirationZeroIsNoBound(t *testing.T) {
+	ctx := context.Background()
+	dbURL := newDB(t)
+	s, _ := open(t, dbURL, config.TokenCache{AbsoluteExpiration: "0", SlidingExpiration: "0"})
+	if err := s.Save(ctx, "alice.tenant", []byte("v")); err != nil {
+		t.Fatal(err)
+	}
+	var infinite bool
+	q := `SELECT expires_at = 'infinity' AND sliding_until = 'infinity' FROM idweb_token_cache`
+	if err := connect(t, dbURL).QueryRow(ctx, q).Scan(&infinite); err != nil || !infinite {
+		t.Fatalf("with no bounds the row's ends are infinite: %v, %v", infinite, err)
+	}
+	if got, err := s.Load(ctx, "alice.tenant"); string(got) != "v" || err != nil {
+		t.Fatalf("Load = %q, %v", got, err)
+	}
+	if err := connect(t, dbURL).QueryRow(ctx, q).Scan(&infinite); err != nil || !infinite {
+		t.Fatalf("a read bounded the partition: %v, %v", infinite, err)
+	}
+	if n, err := s.sweep(ctx); n != 0 || err != nil {
+		t.Fatalf("sweep = %d, %v; want nothing removed", n, err)
+	}
+}
