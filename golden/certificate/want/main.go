@@ -132,7 +132,7 @@ func newApp(ctx context.Context, cfg *config.Config, cache tokencache.Store, log
 	if err != nil {
 		return nil, err
 	}
-	codec, err := session.NewCodecFromBase64(cfg.Session.EncryptionKey)
+	codec, err := session.NewCodecFromConfig(cfg.Session, cfg.Environment, log)
 	if err != nil {
 		return nil, err
 	}
@@ -149,6 +149,9 @@ func newApp(ctx context.Context, cfg *config.Config, cache tokencache.Store, log
 	}
 	signIn := signin.New(cfg.AzureAd, first.Scopes, acquirer, cookies, httpClient, log)
 	app := web.New("certapp", cookies, signIn, cfg.AzureAd.SignedOutCallbackPath, log)
+	if c, ok := cache.(tokencache.Checker); ok {
+		app.Ready = c.Check // GET /readyz: can the token cache be reached?
+	}
 	graphAPI, err := downstream.New(cfg, graph.Section, acquirer, httpClient)
 	if err != nil {
 		return nil, err

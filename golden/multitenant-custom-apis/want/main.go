@@ -131,7 +131,7 @@ func newApp(ctx context.Context, cfg *config.Config, cache tokencache.Store, log
 	if err != nil {
 		return nil, err
 	}
-	codec, err := session.NewCodecFromBase64(cfg.Session.EncryptionKey)
+	codec, err := session.NewCodecFromConfig(cfg.Session, cfg.Environment, log)
 	if err != nil {
 		return nil, err
 	}
@@ -148,6 +148,9 @@ func newApp(ctx context.Context, cfg *config.Config, cache tokencache.Store, log
 	}
 	signIn := signin.New(cfg.AzureAd, first.Scopes, acquirer, cookies, httpClient, log)
 	app := web.New("my-app", cookies, signIn, cfg.AzureAd.SignedOutCallbackPath, log)
+	if c, ok := cache.(tokencache.Checker); ok {
+		app.Ready = c.Check // GET /readyz: can the token cache be reached?
+	}
 	ordersAPI, err := downstream.New(cfg, "Orders", acquirer, httpClient)
 	if err != nil {
 		return nil, err

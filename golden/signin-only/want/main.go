@@ -129,7 +129,7 @@ func newApp(ctx context.Context, cfg *config.Config, cache tokencache.Store, log
 	if err != nil {
 		return nil, err
 	}
-	codec, err := session.NewCodecFromBase64(cfg.Session.EncryptionKey)
+	codec, err := session.NewCodecFromConfig(cfg.Session, cfg.Environment, log)
 	if err != nil {
 		return nil, err
 	}
@@ -140,6 +140,9 @@ func newApp(ctx context.Context, cfg *config.Config, cache tokencache.Store, log
 	}
 	signIn := signin.New(cfg.AzureAd, nil, acquirer, cookies, httpClient, log)
 	app := web.New("hello", cookies, signIn, cfg.AzureAd.SignedOutCallbackPath, log)
+	if c, ok := cache.(tokencache.Checker); ok {
+		app.Ready = c.Check // GET /readyz: can the token cache be reached?
+	}
 	account.Register(app)
 	// Only users with the app role Admin (App roles in the app registration,
 	// assigned in Enterprise applications) see it; others get a 403 page.

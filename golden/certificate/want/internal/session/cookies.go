@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"crypto/rand"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -16,8 +17,11 @@ import (
 // Cookies reads and writes the app's cookies with the right attributes.
 type Cookies struct {
 	Codec *Codec
-	// Ended refuses sessions that were signed out; nil: none are tracked.
-	Ended *Ended
+	// Ended records sign-outs and refuses the sessions they ended: NewEnded
+	// for one instance, a store shared by every instance otherwise (see
+	// Revocations). Nil: none are tracked, and a copy of a signed-out
+	// session's cookie opens until it expires.
+	Ended Revocations
 	// AlwaysSecure makes every cookie Secure, whatever the request looks
 	// like (set when the app's redirect URI is https: behind a proxy).
 	AlwaysSecure bool
@@ -98,33 +102,87 @@ func (c Cookies) SetUser(w http.ResponseWriter, r *http.Request, u User) error {
 	return nil
 }
 
-// User returns the signed-in user, or false.
+// ErrNoSession is Cookies.Session's error when the request carries no live
+// session: no cookie, one that does not open or expired, or a session that
+// was signed out.
+var ErrNoSession = errors.New("session: not signed in")
+
+// Session returns the signed-in user. Its error is ErrNoSession when there
+// is none (sign in), or wraps ErrRevocationsUnavailable when the cookie
+// opens but whether it was signed out cannot be told (the shared store is
+// down): then the session is not served. Failing closed keeps sign-out
+// true on every instance through an outage of the store; the cost is
+// that signed-in pages answer 503 meanwhile, as pages needing tokens do
+// anyway when the same store holds the token cache.
+func (c Cookies) Session(r *http.Request) (User, error) {
+	u, _, ok := c.open(r)
+	if !ok {
+		return User{}, ErrNoSession
+	}
+	if c.Ended == nil {
+		return u, nil
+	}
+	ended, err := c.Ended.Ended(r.Context(), u.SID)
+	if err != nil {
+		return User{}, fmt.Errorf("%w: %w", ErrRevocationsUnavailable, err)
+	}
+	if ended {
+		return User{}, ErrNoSession
+	}
+	return u, nil
+}
+
+// User returns the signed-in user, or false: Session without its reason
+// (a session whose state cannot be told is not one).
 func (c Cookies) User(r *http.Request) (User, bool) {
+	u, err := c.Session(r)
+	return u, err == nil
+}
+
+// UserForSignOut returns the user the session cookie names, without asking
+// whether the session was signed out: for sign-out itself, which must work
+// (delete the cookie, the user's tokens) while that store is down. Never
+// use it to let anyone see anything.
+func (c Cookies) UserForSignOut(r *http.Request) (User, bool) {
+	u, _, ok := c.open(r)
+	return u, ok
+}
+
+// open reads the session cookie: the user and when the session expires.
+func (c Cookies) open(r *http.Request) (User, time.Time, bool) {
 	n := c.name(r, sessionCookie)
 	ck, err := r.Cookie(n)
 	if err != nil {
-		return User{}, false
+		return User{}, time.Time{}, false
+	}
+	env, err := c.Codec.open(n, ck.Value)
+	if err != nil {
+		return User{}, time.Time{}, false
 	}
 	var u User
-	if err := c.Codec.Open(n, ck.Value, &u); err != nil || u.HomeAccountID == "" {
-		return User{}, false
+	if err := json.Unmarshal(env.Value, &u); err != nil || u.HomeAccountID == "" {
+		return User{}, time.Time{}, false
 	}
-	if c.Ended != nil && c.Ended.Has(u.SID) {
-		return User{}, false
-	}
-	return u, true
+	return u, time.Unix(env.Exp, 0), true
 }
 
-// Clear ends the session: the cookie is deleted, and the session refused
-// from now on even if a copy of the cookie comes back.
-func (c Cookies) Clear(w http.ResponseWriter, r *http.Request) {
-	if u, ok := c.User(r); ok && c.Ended != nil {
-		c.Ended.End(u.SID)
+// Clear ends the session: it is recorded as signed out in Ended (so a copy
+// of the cookie is refused from now on, on every instance sharing Ended)
+// and the cookie is deleted. The cookie is deleted even when the record
+// cannot be written; the error then says so: until the session expires, a
+// copy of its cookie would still open.
+func (c Cookies) Clear(w http.ResponseWriter, r *http.Request) error {
+	var err error
+	if u, until, ok := c.open(r); ok && c.Ended != nil && u.SID != "" {
+		if e := c.Ended.End(r.Context(), u.SID, until); e != nil {
+			err = fmt.Errorf("session: record sign-out: %w", e)
+		}
 	}
 	http.SetCookie(w, &http.Cookie{
 		Name: c.name(r, sessionCookie), Value: "", Path: "/", MaxAge: -1,
 		HttpOnly: true, Secure: c.secure(r), SameSite: http.SameSiteLaxMode,
 	})
+	return err
 }
 
 const againCookie = "idweb.again"

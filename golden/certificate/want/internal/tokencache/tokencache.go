@@ -5,6 +5,7 @@ package tokencache
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/AzureAD/microsoft-authentication-library-for-go/apps/cache"
@@ -52,3 +53,29 @@ func (a Accessor) Export(ctx context.Context, m cache.Marshaler, hints cache.Exp
 	}
 	return nil
 }
+
+// What stores shared by several instances (Redis, PostgreSQL) offer beyond
+// Store. Packages that layer stores (an in-memory L1 in front, encryption
+// at rest) pass these through.
+type (
+	// Invalidator tells each instance which partitions another instance
+	// (or this one) saved or deleted, so that in-memory copies (L1) are
+	// dropped and no instance serves a stale token or a rotated-away
+	// refresh token (Redis pub/sub, PostgreSQL LISTEN/NOTIFY).
+	Invalidator interface {
+		// Invalidations calls f with each changed partition's key until
+		// ctx ends, reconnecting by itself after an outage; after a
+		// reconnection it calls f with "" (anything may have changed).
+		Invalidations(ctx context.Context, f func(key string)) error
+	}
+	// Checker reports whether the store can be reached now, for a
+	// readiness endpoint.
+	Checker interface {
+		Check(ctx context.Context) error
+	}
+)
+
+// ErrUnavailable is wrapped by the errors of a store that cannot be
+// reached (down, timed out): pages answer it with 503 and a clear page,
+// not a 500.
+var ErrUnavailable = errors.New("token cache unavailable")

@@ -89,15 +89,24 @@ func TestAnyHostWarns(t *testing.T) {
 	}
 }
 
-func TestHealthCheckAnsweredForAnyHost(t *testing.T) {
+func TestProbesAnsweredForAnyHost(t *testing.T) {
 	g := New(prod("https://app.example.com/signin-oidc", ""), slog.New(slog.NewTextHandler(io.Discard, nil)))
 	h := g.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
-	r := httptest.NewRequest("GET", "/healthz", nil)
+	for _, path := range []string{"/healthz", "/readyz"} {
+		r := httptest.NewRequest("GET", path, nil)
+		r.Host = "10.1.2.3:8080"
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		if w.Code != 200 {
+			t.Errorf("%s: status %d", path, w.Code)
+		}
+	}
+	r := httptest.NewRequest("GET", "/", nil)
 	r.Host = "10.1.2.3:8080"
 	w := httptest.NewRecorder()
 	h.ServeHTTP(w, r)
-	if w.Code != 200 {
-		t.Errorf("/healthz: status %d", w.Code)
+	if w.Code == 200 {
+		t.Error("/ answered for a host that is not allowed")
 	}
 }
 

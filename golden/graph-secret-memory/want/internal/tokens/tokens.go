@@ -6,7 +6,8 @@
 // with a partitioned cache loses tokens (measured: a third of silent calls
 // failed with "no token found"). Here every call borrows a client from a
 // pool, loads only that user's partition into it, and returns it; calls for
-// the same user are serialized so one refresh serves them all.
+// the same user are serialized so one refresh serves them all, and so is
+// the write of a sign-in's tokens (see RedeemCode).
 package tokens
 
 import (
@@ -64,13 +65,13 @@ func (e *InteractionRequiredError) Unwrap() error { return e.Err }
 type Acquirer struct {
 	clientID  string
 	store     tokencache.Store
-	newClient func() (confidential.Client, error)
+	newClient func() (*client, error)
 	// rejected is the credential's hook for an invalid_client answer
 	// (credential.Credential.Rejected); nil when it has none.
 	rejected func(ctx context.Context) bool
 
 	mu   sync.Mutex
-	idle []*confidential.Client
+	idle []*client
 
 	userLocks [256]sync.Mutex
 
@@ -93,7 +94,6 @@ const maxIdle = 256
 func New(ad config.AzureAd, cred credential.Credential, store tokencache.Store, httpClient *http.Client) (*Acquirer, error) {
 	authority := ad.Authority()
 	opts := []confidential.Option{
-		confidential.WithCache(tokencache.Accessor{Store: store}),
 		confidential.WithHTTPClient(httpClient),
 		// Instance discovery asks the public cloud about the authority's
 		// host; only Microsoft's own clouds can answer it.
@@ -111,9 +111,16 @@ func New(ad config.AzureAd, cred credential.Credential, store tokencache.Store, 
 		recent:   newRecentTokens(),
 		now:      time.Now,
 		rejected: cred.Rejected,
-		newClient: func() (confidential.Client, error) {
-			return confidential.New(authority, ad.ClientID, cred.MSAL, opts...)
-		},
+	}
+	a.newClient = func() (*client, error) {
+		// Each client has its own accessor, so that a redemption can
+		// make its client's cache writes take the user's lock.
+		acc := &lockingAccessor{Accessor: tokencache.Accessor{Store: store}}
+		c, err := confidential.New(authority, ad.ClientID, cred.MSAL, append(opts, confidential.WithCache(acc))...)
+		if err != nil {
+			return nil, err
+		}
+		return &client{Client: c, cache: acc}, nil
 	}
 	// Build one client now so a bad authority fails at start-up.
 	c, err := a.get()
@@ -124,7 +131,14 @@ func New(ad config.AzureAd, cred credential.Credential, store tokencache.Store, 
 	return a, nil
 }
 
-func (a *Acquirer) get() (*confidential.Client, error) {
+// A client is an MSAL client of the pool with its cache accessor: one
+// caller at a time borrows it.
+type client struct {
+	confidential.Client
+	cache *lockingAccessor
+}
+
+func (a *Acquirer) get() (*client, error) {
 	a.mu.Lock()
 	if n := len(a.idle); n > 0 {
 		c := a.idle[n-1]
@@ -133,14 +147,10 @@ func (a *Acquirer) get() (*confidential.Client, error) {
 		return c, nil
 	}
 	a.mu.Unlock()
-	c, err := a.newClient()
-	if err != nil {
-		return nil, err
-	}
-	return &c, nil
+	return a.newClient()
 }
 
-func (a *Acquirer) put(c *confidential.Client) {
+func (a *Acquirer) put(c *client) {
 	a.mu.Lock()
 	if len(a.idle) < maxIdle {
 		a.idle = append(a.idle, c)
@@ -148,6 +158,9 @@ func (a *Acquirer) put(c *confidential.Client) {
 	a.mu.Unlock()
 }
 
+// lockUser takes the lock of the user's cache partition (homeAccountID is
+// its key): everything that reads and writes a partition does so under it,
+// so no write is lost to another made from an older copy.
 func (a *Acquirer) lockUser(homeAccountID string) func() {
 	h := fnv.New32a()
 	h.Write([]byte(homeAccountID))
@@ -180,13 +193,21 @@ func (a *Acquirer) AuthCodeURL(ctx context.Context, redirectURI string, scopes [
 }
 
 // RedeemCode exchanges an authorization code (with its PKCE verifier) for
-// tokens, which MSAL writes to the user's cache partition.
+// tokens, which MSAL writes to the user's cache partition under the user's
+// lock, as silent acquisition does: a redemption for a user who is also
+// refreshing a token (a second tab; incremental consent while another page
+// loads) must not lose either's tokens. Whose partition it is shows only in
+// the token endpoint's answer, so the client's accessor takes the lock when
+// MSAL loads the partition to merge the new tokens, and lets go once they
+// are saved (or the redemption ends).
 func (a *Acquirer) RedeemCode(ctx context.Context, code, verifier, redirectURI string, scopes []string, claims string) (confidential.AuthResult, error) {
 	c, err := a.get()
 	if err != nil {
 		return confidential.AuthResult{}, err
 	}
 	defer a.put(c)
+	c.cache.lockFor(a.lockUser)
+	defer c.cache.release()
 	scopes = orSignInOnly(scopes)
 	opts := []confidential.AcquireByAuthCodeOption{confidential.WithChallenge(verifier)}
 	if claims != "" {

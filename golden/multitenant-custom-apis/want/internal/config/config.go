@@ -1,6 +1,7 @@
 package config
 
 import (
+	"encoding/base64"
 	"fmt"
 	"net"
 	"net/netip"
@@ -13,6 +14,7 @@ import (
 type Config struct {
 	AzureAd     AzureAd
 	Session     Session
+	TokenCache  TokenCache
 	Development DevelopmentSettings
 	// AllowedHosts lists the Host headers the app answers outside
 	// Development, separated by ';' as in ASP.NET Core: "app.example.com",
@@ -28,6 +30,41 @@ type Config struct {
 	Dir string `json:"-"`
 
 	raw tree
+}
+
+// TokenCache is where the app keeps tokens (section TokenCache). Each
+// store reads its own keys; secrets (a Redis password, a database URL with
+// its password, encryption keys) come from the environment.
+type TokenCache struct {
+	// MaxPartitions bounds the users an in-memory cache (or an L1) keeps;
+	// the least recently used are dropped. 0: the store's default.
+	MaxPartitions int
+	// Directory is the file cache's directory (one file per partition).
+	Directory string
+	// RedisURL is redis://[user:password@]host:port/db, or rediss:// for
+	// TLS (Azure Cache for Redis). Set it from the environment
+	// (TokenCache__RedisUrl) when it holds a password.
+	RedisURL string `json:"RedisUrl"`
+	// PostgresURL is postgres://user:password@host/db?sslmode=verify-full
+	// (Azure Database for PostgreSQL); from the environment
+	// (TokenCache__PostgresUrl) when it holds a password.
+	PostgresURL string `json:"PostgresUrl"`
+	// L1 keeps an in-memory copy in front of Redis or PostgreSQL, dropped
+	// when another instance changes the partition; nil: on.
+	L1 *bool
+	// AbsoluteExpiration and SlidingExpiration bound a partition's life
+	// from when it was written and from when it was last read (Go
+	// durations, "720h"); empty: the store's defaults.
+	AbsoluteExpiration string
+	SlidingExpiration  string
+	// Timeout bounds every call to the store ("2s" when empty), so an
+	// unreachable store never hangs a request.
+	Timeout string
+	// EncryptionKeys encrypt partitions at rest (file, Redis, PostgreSQL):
+	// "<key id>:<32 bytes, base64>", from the environment
+	// (TokenCache__EncryptionKeys__0). The first encrypts; every one
+	// decrypts, so keys rotate by adding a new one first.
+	EncryptionKeys []string
 }
 
 // AzureAd is the app registration and how the app proves its identity.
@@ -156,13 +193,65 @@ func (api DownstreamAPI) validate(section, env string) error {
 	return nil
 }
 
-// Session configures the sign-in session cookie.
+// Session configures the sign-in session cookie. Every instance behind a
+// load balancer needs the same keys; outside Development the app refuses
+// to start without one (see session.NewCodecFromConfig), since a random key
+// per process would sign every user out at each restart and on every
+// other instance. Make a key with: openssl rand -base64 32.
+//
+// Set one of the two:
+//
+//   - EncryptionKey: the one key (base64 of 32 random bytes).
+//   - EncryptionKeys: a key ring for rotation. The first key encrypts new
+//     cookies; every key opens cookies sealed with it. To rotate without
+//     signing anyone out, list [new, old] (with several instances, first
+//     deploy [old, new] everywhere, then [new, old]), and drop old once a
+//     session lifetime (8 hours) has passed.
+//
+// A cookie names its key by an id derived from the key itself (a hash),
+// so keys need no names: unlike TokenCache:EncryptionKeys, an entry is just
+// the base64 key.
 type Session struct {
-	// EncryptionKey is a base64-encoded 32-byte key that encrypts and
-	// authenticates session cookies. Every instance behind a load balancer
-	// needs the same key. Empty: a random key per process, so sessions end
-	// when the process restarts.
-	EncryptionKey string
+	EncryptionKey  string
+	EncryptionKeys []string
+}
+
+// sessionKeyHint is how to make a session key, for error messages.
+const sessionKeyHint = "32 random bytes, base64-encoded (make one with: openssl rand -base64 32)"
+
+// Keys decodes the session keys, the one that encrypts first; none when
+// neither setting is set. Errors name the setting at fault on one line.
+func (s Session) Keys() ([][]byte, error) {
+	if s.EncryptionKey != "" && len(s.EncryptionKeys) > 0 {
+		return nil, fmt.Errorf("config: Session:EncryptionKey and Session:EncryptionKeys are both set: keep one (EncryptionKeys, whose first key encrypts, to rotate keys)")
+	}
+	if s.EncryptionKey != "" {
+		k, err := decodeSessionKey(s.EncryptionKey)
+		if err != nil {
+			return nil, fmt.Errorf("config: Session:EncryptionKey must be %s", sessionKeyHint)
+		}
+		return [][]byte{k}, nil
+	}
+	var keys [][]byte
+	for i, e := range s.EncryptionKeys {
+		k, err := decodeSessionKey(e)
+		if err != nil {
+			return nil, fmt.Errorf("config: Session:EncryptionKeys:%d must be %s", i, sessionKeyHint)
+		}
+		keys = append(keys, k)
+	}
+	return keys, nil
+}
+
+func decodeSessionKey(s string) ([]byte, error) {
+	k, err := base64.StdEncoding.DecodeString(strings.TrimSpace(s))
+	if err != nil {
+		return nil, err
+	}
+	if len(k) != 32 {
+		return nil, fmt.Errorf("%d bytes", len(k))
+	}
+	return k, nil
 }
 
 // ForwardedHeaders names the reverse proxies whose X-Forwarded-Proto,
@@ -222,7 +311,7 @@ func checkShapes(root tree) error {
 				return nil
 			}
 			key := path[len(path)-1]
-			for _, arrayKey := range []string{"Scopes", "ClientCapabilities", "ClientCredentials", "AllowedTenants", "KnownProxies", "KnownNetworks"} {
+			for _, arrayKey := range []string{"Scopes", "ClientCapabilities", "ClientCredentials", "AllowedTenants", "EncryptionKeys", "KnownProxies", "KnownNetworks"} {
 				if strings.EqualFold(key, arrayKey) && n != nil {
 					name := strings.Join(path, ":")
 					return fmt.Errorf("config: %s must be an array of strings (e.g. %s: [\"user.read\"]), not %s; as an environment variable set %s__0",
@@ -320,6 +409,9 @@ func (c *Config) validate() error {
 	}
 
 	if err := c.validateAPIs(); err != nil {
+		return err
+	}
+	if _, err := c.Session.Keys(); err != nil {
 		return err
 	}
 

@@ -1,6 +1,7 @@
 package session
 
 import (
+	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 	"net/http/httptest"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -432,3 +434,117 @@ func TestRolesAndGroupsInTheSession(t *testing.T) {
 		})
 	}
 }
+
+// sharedStore is a fake store of signed-out sessions shared by instances
+// (Redis, PostgreSQL): it can be made to fail like a store that is down.
+type sharedStore struct {
+	mu    sync.Mutex
+	ended map[string]time.Time
+	down  error
+}
+
+func (s *sharedStore) End(_ context.Context, sid string, until time.Time) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.down != nil {
+		return s.down
+	}
+	s.ended[sid] = until
+	return nil
+}
+
+func (s *sharedStore) Ended(_ context.Context, sid string) (bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.down != nil {
+		return false, s.down
+	}
+	_, ok := s.ended[sid]
+	return ok, nil
+}
+
+func (s *sharedStore) fail(err error) {
+	s.mu.Lock()
+	s.down = err
+	s.mu.Unlock()
+}
+
+// Two instances with the same key and a shared store of sign-outs: signing
+// out through one ends the session on the other, where a copy of the
+// cookie taken before sign-out is refused.
+func TestSignOutHonouredOnEveryInstance(t *testing.T) {
+	key, _ := KeyFromBase64("")
+	codecA, _ := NewCodec(key)
+	codecB, _ := NewCodec(key)
+	store := &sharedStore{ended: map[string]time.Time{}}
+	a := Cookies{Codec: codecA, Ended: store}
+	b := Cookies{Codec: codecB, Ended: store}
+
+	w := httptest.NewRecorder()
+	if err := a.SetUser(w, httptest.NewRequest("GET", "/", nil), User{HomeAccountID: "x"}); err != nil {
+		t.Fatal(err)
+	}
+	stolen := w.Result().Cookies()[0]
+	req := func() *http.Request {
+		r := httptest.NewRequest("GET", "/", nil)
+		r.AddCookie(stolen)
+		return r
+	}
+	if _, ok := b.User(req()); !ok {
+		t.Fatal("instance B does not open A's cookie")
+	}
+	if err := a.Clear(httptest.NewRecorder(), req()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Session(req()); !errors.Is(err, ErrNoSession) {
+		t.Fatalf("instance B after sign-out through A: %v, want ErrNoSession", err)
+	}
+	// The record lasts as long as the cookie would have.
+	for _, until := range store.ended {
+		if d := time.Until(until); d < Lifetime-time.Minute || d > Lifetime+time.Minute {
+			t.Errorf("the sign-out is kept for %v, want the session's remaining %v", d, Lifetime)
+		}
+	}
+}
+
+// When the store of sign-outs cannot be reached, a session is not served
+// (whether it was signed out cannot be told), with an error that says why
+// (pages answer 503, not sign-in); sign-out still deletes the cookie and
+// reports that it could not be recorded.
+func TestRevocationStoreDown(t *testing.T) {
+	down := fmt.Errorf("redis: dial tcp 127.0.0.1:1: %w", errUnavailableForTest)
+	store := &sharedStore{ended: map[string]time.Time{}}
+	c := Cookies{Codec: newCodec(t), Ended: store}
+	w := httptest.NewRecorder()
+	if err := c.SetUser(w, httptest.NewRequest("GET", "/", nil), User{HomeAccountID: "x", Name: "Adele"}); err != nil {
+		t.Fatal(err)
+	}
+	ck := w.Result().Cookies()[0]
+	r := httptest.NewRequest("GET", "/", nil)
+	r.AddCookie(ck)
+	store.fail(down)
+
+	u, err := c.Session(r)
+	if !errors.Is(err, ErrRevocationsUnavailable) || !errors.Is(err, errUnavailableForTest) || u.HomeAccountID != "" {
+		t.Fatalf("Session = %+v, %v; want no user and ErrRevocationsUnavailable wrapping the store's error", u, err)
+	}
+	if _, ok := c.User(r); ok {
+		t.Error("User serves a session whose state cannot be told")
+	}
+	if u, ok := c.UserForSignOut(r); !ok || u.Name != "Adele" {
+		t.Errorf("UserForSignOut = %+v, %v", u, ok)
+	}
+	w = httptest.NewRecorder()
+	if err := c.Clear(w, r); !errors.Is(err, errUnavailableForTest) {
+		t.Errorf("Clear = %v, want the store's error", err)
+	}
+	if del := w.Result().Cookies(); len(del) != 1 || del[0].MaxAge >= 0 {
+		t.Errorf("Clear did not delete the cookie: %v", del)
+	}
+	// Without a cookie it is plainly no session, whatever the store.
+	if _, err := c.Session(httptest.NewRequest("GET", "/", nil)); !errors.Is(err, ErrNoSession) {
+		t.Errorf("no cookie: %v", err)
+	}
+}
+
+var errUnavailableForTest = errors.New("token cache unavailable")

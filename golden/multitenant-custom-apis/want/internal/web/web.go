@@ -6,11 +6,14 @@
 // that turns what can go wrong with a token or an API into what the user
 // should see: tokens gone or consent missing (sign in once, for the scopes
 // the call needed, and come back), a claims challenge (sign in with those
-// claims), an API that refuses or cannot be reached (a clear error page).
+// claims), an API that refuses or cannot be reached (a clear error page),
+// sign-in data that cannot be read for now (503: the token cache or the
+// store of sign-outs is down).
 package web
 
 import (
 	"bytes"
+	"context"
 	"embed"
 	"errors"
 	"fmt"
@@ -19,10 +22,13 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
+	"time"
 
 	"github.com/acme/my-app/internal/origin"
 	"github.com/acme/my-app/internal/session"
 	"github.com/acme/my-app/internal/signin"
+	"github.com/acme/my-app/internal/tokencache"
 	"github.com/acme/my-app/internal/tokens"
 )
 
@@ -49,6 +55,13 @@ func Template(fsys fs.FS, file string) *template.Template {
 
 // App holds what the pages need.
 type App struct {
+	// Ready, when set, tells whether the app can serve signed-in users
+	// now: GET /readyz answers 200 when it returns nil, 503 otherwise, so
+	// that a load balancer or Kubernetes sends no traffic to an instance
+	// whose token cache is down. Typically the token cache's Check
+	// (tokencache.Checker). Set it before serving.
+	Ready func(ctx context.Context) error
+
 	name          string
 	cookies       session.Cookies
 	signIn        *signin.Handler
@@ -71,10 +84,13 @@ func New(name string, cookies session.Cookies, signIn *signin.Handler, signedOut
 	signIn.Register(a.mux)
 	a.mux.HandleFunc("GET /{$}", a.home)
 	a.mux.HandleFunc("GET "+signedOutPath, a.signedOut)
+	// Liveness: the process answers. It never depends on the token
+	// cache, or an outage of the cache would get every instance restarted.
 	a.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = w.Write([]byte("ok\n"))
 	})
+	a.mux.HandleFunc("GET /readyz", a.readyz)
 	a.mux.Handle("GET /static/", http.FileServerFS(staticFS))
 	// Browsers ask for it on every first visit; there is none.
 	a.mux.HandleFunc("GET /favicon.ico", func(w http.ResponseWriter, _ *http.Request) {
@@ -102,8 +118,14 @@ func (a *App) Handle(pattern, path, link string, page PageFunc) {
 		a.links = append(a.links, Link{Path: path, Title: link})
 	}
 	a.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
-		u, ok := a.cookies.User(r)
-		if !ok {
+		u, err := a.cookies.Session(r)
+		if err != nil {
+			if unavailable(err) {
+				// Signed out or not cannot be told now: signing in
+				// again would meet the same store.
+				a.unavailable(w, r, err)
+				return
+			}
 			a.signIn.Challenge(w, r, r.URL.RequestURI())
 			return
 		}
@@ -145,6 +167,8 @@ func (a *App) fail(w http.ResponseWriter, r *http.Request, err error) {
 	)
 	back := r.URL.RequestURI()
 	switch {
+	case unavailable(err):
+		a.unavailable(w, r, err)
 	case errors.As(err, &interaction):
 		// The session outlived its tokens, the refresh token expired, or
 		// the user has not consented to this API yet (incremental
@@ -172,6 +196,56 @@ func (a *App) fail(w http.ResponseWriter, r *http.Request, err error) {
 		a.log.Error("page failed", "path", r.URL.Path, "err", err)
 		a.renderError(w, r, http.StatusBadGateway, "The API could not be reached", "A service this page needs did not answer. Please try again.")
 	}
+}
+
+// retryAfter is what a 503 asks clients to wait: a shared store's outage
+// (a failover, a restart) typically lasts seconds.
+const retryAfter = 10 * time.Second
+
+// unavailable reports whether err means sign-in data cannot be read for
+// now: the token cache is down (tokencache.ErrUnavailable) or the store of
+// sign-outs is (session.ErrRevocationsUnavailable).
+func unavailable(err error) bool {
+	return errors.Is(err, tokencache.ErrUnavailable) || errors.Is(err, session.ErrRevocationsUnavailable)
+}
+
+// unavailable answers 503 with Retry-After and a page that says to try
+// again: nothing is wrong with the user's session or the page.
+func (a *App) unavailable(w http.ResponseWriter, r *http.Request, err error) {
+	a.log.Error("sign-in data unavailable", "path", r.URL.Path, "err", err)
+	w.Header().Set("Retry-After", strconv.Itoa(int(retryAfter.Seconds())))
+	a.renderError(w, r, http.StatusServiceUnavailable, "Sign-in data is temporarily unavailable",
+		"Sign-in data is temporarily unavailable, try again in a moment.")
+}
+
+// readyTimeout bounds the readiness check, so a store that hangs makes the
+// instance not ready rather than the probe time out.
+const readyTimeout = 3 * time.Second
+
+// readyz answers GET /readyz: 200 "ready" when the app can serve signed-in
+// users (App.Ready, when set, returns nil), else 503 with the reason. The
+// reason is a category, never the store's error (it may name internal
+// hosts); the error goes to the log.
+func (a *App) readyz(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	h.Set("Content-Type", "text/plain; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	if a.Ready != nil {
+		ctx, cancel := context.WithTimeout(r.Context(), readyTimeout)
+		defer cancel()
+		if err := a.Ready(ctx); err != nil {
+			reason := "the readiness check failed"
+			if errors.Is(err, tokencache.ErrUnavailable) || errors.Is(err, context.DeadlineExceeded) {
+				reason = "token cache unavailable"
+			}
+			a.log.Warn("not ready", "reason", reason, "err", err)
+			h.Set("Retry-After", strconv.Itoa(int(retryAfter.Seconds())))
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = fmt.Fprintf(w, "not ready: %s\n", reason)
+			return
+		}
+	}
+	_, _ = w.Write([]byte("ready\n"))
 }
 
 // Handler returns the app's routes, with sign-in's, behind security

@@ -20,6 +20,7 @@ import (
 	"sync"
 	"testing"
 	"testing/fstest"
+	"time"
 
 	"github.com/AzureAD/microsoft-authentication-library-for-go/apps/confidential"
 
@@ -28,6 +29,7 @@ import (
 	"github.com/acme/my-app/internal/devidp"
 	"github.com/acme/my-app/internal/session"
 	"github.com/acme/my-app/internal/signin"
+	"github.com/acme/my-app/internal/tokencache"
 	"github.com/acme/my-app/internal/tokens"
 	"github.com/acme/my-app/internal/web"
 )
@@ -71,21 +73,38 @@ func (e *claimsChallenge) ClaimsRequest() (scopes []string, claims string) {
 }
 
 // mapStore is a token cache in a map (the app's caches are options of
-// their own, with their own tests).
+// their own, with their own tests). Down, it fails as a shared cache that
+// cannot be reached does.
 type mapStore struct {
-	mu sync.Mutex
-	m  map[string][]byte
+	mu   sync.Mutex
+	m    map[string][]byte
+	down bool
+}
+
+// errDown is a shared store's error when it cannot be reached.
+var errDown = fmt.Errorf("redis: dial tcp 10.0.0.7:6380: connection refused: %w", tokencache.ErrUnavailable)
+
+func (s *mapStore) setDown(down bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.down = down
 }
 
 func (s *mapStore) Load(_ context.Context, key string) ([]byte, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.down {
+		return nil, errDown
+	}
 	return s.m[key], nil
 }
 
 func (s *mapStore) Save(_ context.Context, key string, data []byte) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.down {
+		return errDown
+	}
 	s.m[key] = slices.Clone(data)
 	return nil
 }
@@ -93,8 +112,42 @@ func (s *mapStore) Save(_ context.Context, key string, data []byte) error {
 func (s *mapStore) Delete(_ context.Context, key string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.down {
+		return errDown
+	}
 	delete(s.m, key)
 	return nil
+}
+
+// Check is the store's readiness check (tokencache.Checker).
+func (s *mapStore) Check(context.Context) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.down {
+		return errDown
+	}
+	return nil
+}
+
+// ended is the store of sign-outs: session.NewEnded's, down with the
+// token cache, as when both live in one Redis.
+type ended struct {
+	local *session.Ended
+	store *mapStore
+}
+
+func (e ended) End(ctx context.Context, sid string, until time.Time) error {
+	if err := e.store.Check(ctx); err != nil {
+		return err
+	}
+	return e.local.End(ctx, sid, until)
+}
+
+func (e ended) Ended(ctx context.Context, sid string) (bool, error) {
+	if err := e.store.Check(ctx); err != nil {
+		return false, err
+	}
+	return e.local.Ended(ctx, sid)
 }
 
 // adele signs in through the stand-in; her display name is markup, which
@@ -111,6 +164,8 @@ type fixture struct {
 	idp     *devidp.Server
 	idpSrv  *httptest.Server
 	acq     *tokens.Acquirer
+	store   *mapStore // the token cache; down, the store of sign-outs is too
+	app     *web.App
 	cookies session.Cookies
 	handler http.Handler
 	base    string // the app's origin, http://127.0.0.1:<port>
@@ -168,7 +223,8 @@ func newFixture(t *testing.T, opts ...func(*devidp.Config, *config.AzureAd)) *fi
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.acq, err = tokens.New(ad, credential.Credential{MSAL: cred}, &mapStore{m: map[string][]byte{}}, f.idpSrv.Client())
+	f.store = &mapStore{m: map[string][]byte{}}
+	f.acq, err = tokens.New(ad, credential.Credential{MSAL: cred}, f.store, f.idpSrv.Client())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -180,11 +236,12 @@ func newFixture(t *testing.T, opts ...func(*devidp.Config, *config.AzureAd)) *fi
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.cookies = session.Cookies{Codec: codec, Ended: session.NewEnded()}
+	f.cookies = session.Cookies{Codec: codec, Ended: ended{session.NewEnded(), f.store}}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	// Sign-in asks for no API: /orders's scopes come by incremental consent.
 	signIn := signin.New(ad, nil, f.acq, f.cookies, f.idpSrv.Client(), log)
 	app := web.New("Contoso <Orders>", f.cookies, signIn, ad.SignedOutCallbackPath, log)
+	f.app = app
 	app.Handle("GET /orders", "/orders", "Orders & more", func(r *http.Request, u session.User) (web.View, error) {
 		f.calls++
 		f.seen = u

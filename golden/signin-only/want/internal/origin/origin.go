@@ -81,8 +81,8 @@ func (g *Guard) Handler(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		r = g.forwarded(r)
 		// Probes (a load balancer's, the platform's) often use the
-		// instance's address as Host; the health check builds no URL.
-		if !g.allowed(r.Host) && r.URL.Path != "/healthz" {
+		// instance's address as Host; health and readiness build no URL.
+		if !g.allowed(r.Host) && r.URL.Path != "/healthz" && r.URL.Path != "/readyz" {
 			refuse(w)
 			return
 		}

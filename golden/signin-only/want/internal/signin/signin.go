@@ -20,6 +20,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -28,8 +29,12 @@ import (
 
 	"hello/internal/config"
 	"hello/internal/session"
+	"hello/internal/tokencache"
 	"hello/internal/tokens"
 )
+
+// retryAfter is what a 503 asks the browser to wait (see package web).
+const retryAfter = 10 * time.Second
 
 // flowTTL is how long a user may take at the identity provider.
 const flowTTL = 10 * time.Minute
@@ -229,6 +234,14 @@ func (h *Handler) callback(w http.ResponseWriter, r *http.Request) {
 	}
 	res, err := h.tokens.RedeemCode(r.Context(), code, f.Verifier, f.RedirectURI, f.Scopes, f.Claims)
 	if err != nil {
+		if errors.Is(err, tokencache.ErrUnavailable) {
+			// The token cache is down: the code is spent, the user
+			// signs in again once it is back.
+			w.Header().Set("Retry-After", strconv.Itoa(int(retryAfter.Seconds())))
+			h.fail(w, r, http.StatusServiceUnavailable, "Sign-in data is temporarily unavailable",
+				"Sign-in data is temporarily unavailable, try again in a moment.", err)
+			return
+		}
 		if refused(err) {
 			// The provider refused the code (used already, expired, or
 			// not this sign-in's): the user's part, not an outage.
@@ -309,7 +322,9 @@ func (h *Handler) signOut(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, http.StatusBadRequest, "Sign-out failed", "The sign-out request could not be read.", err)
 		return
 	}
-	u, signedIn := h.cookies.User(r)
+	// The session as the cookie names it, even if the store of sign-outs
+	// cannot be asked now: signing out must work during its outage.
+	u, signedIn := h.cookies.UserForSignOut(r)
 	if token := u.CSRFToken(); signedIn && (token == "" || subtle.ConstantTimeCompare([]byte(r.PostForm.Get(csrfField)), []byte(token)) != 1) {
 		h.fail(w, r, http.StatusForbidden, "Sign-out refused", "This sign-out request did not come from this app's page. You are still signed in: use Sign out at the top of the page.", errors.New("sign-out without a valid anti-forgery token"))
 		return
@@ -319,7 +334,11 @@ func (h *Handler) signOut(w http.ResponseWriter, r *http.Request) {
 			h.log.Error("sign-out: remove tokens", "err", err)
 		}
 	}
-	h.cookies.Clear(w, r)
+	if err := h.cookies.Clear(w, r); err != nil {
+		// The browser's cookie is gone, but not recorded as ended: a copy
+		// of it would open until it expires.
+		h.log.Error("sign-out: the session could not be recorded as ended", "err", err)
+	}
 	after := h.origin(r) + h.ad.SignedOutCallbackPath
 	endSession, err := h.provider.endSessionURL(r.Context())
 	if err != nil || endSession == "" {

@@ -1,17 +1,52 @@
-// Package cachetest is the contract every token cache store keeps: each
-// backend's tests run it against a fresh store,
+// Package cachetest is the contract every token cache store keeps, and the
+// helpers to test one. The token acquisition code relies on nothing else.
+//
+// Every store's tests run the contract against a fresh store per subtest:
 //
 //	func TestContract(t *testing.T) {
 //		cachetest.Run(t, func(t *testing.T) tokencache.Store { return memory.New(0) })
 //	}
 //
-// and the token acquisition code relies on nothing else.
+// Run checks loads, saves and deletes, that partitions stay apart, that
+// keys are opaque data (never paths, patterns or commands), that any bytes
+// round-trip (encrypted partitions are binary: store them as bytes, e.g.
+// bytea, not text), that large partitions fit, and concurrent use.
+//
+// A store that instances share (Redis, PostgreSQL) also runs RunShared,
+// with two handles on one fresh store per subtest, as two instances hold:
+//
+//	func TestShared(t *testing.T) {
+//		cachetest.RunShared(t, func(t *testing.T) (a, b tokencache.Store) {
+//			prefix := uniquePrefix(t) // one fresh, empty store per subtest
+//			return open(t, prefix), open(t, prefix)
+//		})
+//	}
+//
+// It checks that each handle sees the other's writes, and, for a
+// tokencache.Invalidator, that every subscription (the writer's own too)
+// receives the changed key once the change is visible, and that
+// Invalidations ends with its context; a tokencache.Checker must be healthy.
+// Subscribe, AwaitLive and Subscription.Await are the pieces it uses, for a
+// backend's own outage tests (stop the server, expect ErrUnavailable, start
+// it, Await(t, "")). An in-memory copy in front of a shared store (package
+// layered) is used only once its subscription has delivered something, as
+// a change made before a subscription is live is never delivered; a
+// backend that also delivers "" as soon as its first subscription is live
+// (not only after a reconnection) lets it start at once.
+//
+// A store that encrypts, or one that holds what an encrypting store wrote,
+// checks its raw bytes with NoPlaintext(t, raw, "a-refresh-token-…").
+//
+// Clock is a manual clock for expiry tests, and Shared an in-memory
+// stand-in for a shared store (with invalidations, an outage switch and call
+// counts) for testing what layers over one.
 package cachetest
 
 import (
 	"bytes"
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 
@@ -82,6 +117,49 @@ func Run(t *testing.T, open func(t *testing.T) tokencache.Store) {
 		if !bytes.Equal(got, []byte(`{"v":1}`)) {
 			t.Fatalf("Load = %s", got)
 		}
+	})
+
+	t.Run("any bytes round-trip, as encrypted partitions are binary", func(t *testing.T) {
+		s := open(t)
+		all := make([]byte, 0, 512)
+		for i := range 512 {
+			all = append(all, byte(i)) // NUL, invalid UTF-8, every value twice
+		}
+		mustSave(t, s, "alice.tenant", string(all))
+		wantLoad(t, s, "alice.tenant", string(all))
+	})
+
+	t.Run("a large partition round-trips", func(t *testing.T) {
+		// A user with tokens for many APIs and tenants has a cache of
+		// hundreds of kilobytes.
+		s := open(t)
+		big := `{"AccessToken":{` + strings.Repeat(`"x":"eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9",`, 20000) + `}}`
+		mustSave(t, s, "alice.tenant", big)
+		wantLoad(t, s, "alice.tenant", big)
+	})
+
+	t.Run("keys are data, never paths or commands", func(t *testing.T) {
+		// Partition keys come from tokens (home account ids, tenants,
+		// hashes of assertions): a store must not let one name another's
+		// place, a path outside its own, or a pattern.
+		s := open(t)
+		keys := []string{
+			"../../../../tmp/escape", "a/b", `a\b`, "a b", "*", "?", "[a]", "%s",
+			"ключ.租户", "x:y", "CaseSensitive", "casesensitive",
+			"LGN6fmQ3yZcQ4A8I3K-7hLhYxGq8E3W_0y2Jmyq3gY0", // an OBO key
+			strings.Repeat("k", 1000),
+		}
+		for i, k := range keys {
+			mustSave(t, s, k, fmt.Sprint(i))
+		}
+		for i, k := range keys {
+			wantLoad(t, s, k, fmt.Sprint(i))
+		}
+		if err := s.Delete(ctx, "*"); err != nil {
+			t.Fatal(err)
+		}
+		wantLoad(t, s, "*", "")
+		wantLoad(t, s, "a/b", "1")
 	})
 
 	t.Run("concurrent use by many users", func(t *testing.T) {
