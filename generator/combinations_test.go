@@ -64,7 +64,7 @@ func TestEveryCombinationRenders(t *testing.T) {
 	}
 }
 
-// The API axis selects what it needs and nothing else.
+// Each axis selects what it needs and nothing else.
 func TestSelection(t *testing.T) {
 	tree, err := EmbeddedTree()
 	if err != nil {
@@ -78,17 +78,28 @@ func TestSelection(t *testing.T) {
 		has := func(dir string) bool { return slices.Contains(plan.Packages, dir) }
 		api := c.Factors["api"]
 		checks := map[string]bool{
-			"internal/devidp":            true, // every project runs offline
-			"internal/graph":             strings.HasPrefix(api, "graph"),
-			"internal/graphsdk":          api == "graph-sdk",
-			"internal/downstream":        api != "none",
-			"internal/pages/apicall":     strings.HasPrefix(api, "custom") || api == "graph-and-named",
-			"internal/pages/account":     api == "none",
-			"internal/tokencache/memory": c.Factors["cache"] == "memory",
+			"internal/devidp":              true, // every project runs offline
+			"internal/graph":               strings.HasPrefix(api, "graph"),
+			"internal/graphsdk":            api == "graph-sdk",
+			"internal/downstream":          api != "none",
+			"internal/pages/apicall":       strings.HasPrefix(api, "custom") || api == "graph-and-named",
+			"internal/pages/account":       api == "none",
+			"internal/tokencache/redis":    c.Factors["cache"] == "redis",
+			"internal/tokencache/postgres": c.Factors["cache"] == "postgres",
+			"internal/tokencache/layered":  c.Factors["cache"] == "redis" || c.Factors["cache"] == "postgres",
+			"internal/tokencache/sealed":   c.Factors["cache"] != "memory",
 		}
 		for dir, want := range checks {
 			if has(dir) != want {
 				t.Errorf("%s: package %s selected %v, want %v", c.Name, dir, has(dir), want)
+			}
+		}
+		for prefix, want := range map[string]bool{
+			"github.com/redis/go-redis/": c.Factors["cache"] == "redis",
+			"github.com/jackc/pgx/":      c.Factors["cache"] == "postgres",
+		} {
+			if got := slices.ContainsFunc(plan.Imports, func(imp string) bool { return strings.HasPrefix(imp, prefix) }); got != want {
+				t.Errorf("%s: imports %s: %v, want %v", c.Name, prefix, got, want)
 			}
 		}
 		sdk := slices.ContainsFunc(plan.Imports, func(imp string) bool { return strings.HasPrefix(imp, "github.com/microsoftgraph/") })

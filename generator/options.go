@@ -296,6 +296,21 @@ func init() {
 				Help:     "Tokens are kept in the process's memory: simple and fast; lost on restart (users sign in again) and not shared between instances.",
 				Packages: []string{"internal/tokencache/memory"},
 				Dir:      "_cache/memory",
+			}, {
+				Name: "file", Title: "Files",
+				Help:     "One encrypted file per user in a directory: survives restarts, for one instance.",
+				Packages: []string{"internal/tokencache/file", "internal/tokencache/sealed"},
+				Dir:      "_cache/file",
+			}, {
+				Name: "redis", Title: "Redis",
+				Help:     "Redis (Azure Cache for Redis), encrypted, shared by every instance, with a coherent in-memory copy in front.",
+				Packages: []string{"internal/tokencache/redis", "internal/tokencache/layered", "internal/tokencache/sealed"},
+				Dir:      "_cache/redis",
+			}, {
+				Name: "postgres", Title: "PostgreSQL",
+				Help:     "PostgreSQL (Azure Database for PostgreSQL), encrypted, shared by every instance, with a coherent in-memory copy in front.",
+				Packages: []string{"internal/tokencache/postgres", "internal/tokencache/layered", "internal/tokencache/sealed"},
+				Dir:      "_cache/postgres",
 			}},
 		},
 		{

@@ -120,7 +120,7 @@ func TestOptionsValidate(t *testing.T) {
 		}, `managed-identity-client-id: "my-identity" is not a GUID`},
 		{func(o *Options) { o.ManagedIdentityClientID = "44444444-0000-4000-8000-000000000001" }, `managed-identity-client-id: applies only with --credential managed-identity or keyvault`},
 		{func(o *Options) { o.CertPath = "app.pem" }, `cert-path: applies only with --credential certificate`},
-		{func(o *Options) { o.Cache = "redis" }, `cache: "redis" is not allowed (want memory)`},
+		{func(o *Options) { o.Cache = "memcached" }, `cache: "memcached" is not allowed (want memory, file, redis or postgres)`},
 		{func(o *Options) { o.API = "soap" }, `api: "soap" is not allowed (want graph, custom or none)`},
 		{func(o *Options) { o.CallbackPath = "/signin" }, `callback-path: "/signin" is one of the app's own routes`},
 		{func(o *Options) { o.CallbackPath = "/apis/orders" }, `callback-path: "/apis/orders" is one of the app's own routes`},

@@ -52,7 +52,7 @@ func run(ctx context.Context, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	cache, err := openCache(ctx, cfg)
+	cache, err := openCache(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
@@ -111,14 +111,23 @@ func newServer(handler http.Handler) *http.Server {
 	}
 }
 
+// stores are where the app keeps users' tokens, and the sessions that
+// were signed out (so that a copy of the cookie is refused).
+type stores struct {
+	tokens tokencache.Store
+	ended  session.Revocations
+}
+
 // openCache opens the token cache: in memory, lost when the process stops.
-func openCache(ctx context.Context, cfg *config.Config) (tokencache.Store, error) {
-	return memory.Open(ctx, cfg)
+func openCache(ctx context.Context, cfg *config.Config, log *slog.Logger) (stores, error) {
+	st, err := memory.Open(ctx, cfg)
+	// One process: its own memory of signed-out sessions is all there is.
+	return stores{tokens: st, ended: session.NewEnded()}, err
 }
 
 // newApp wires the app together: settings → credential → token cache →
 // token acquisition → sign-in → APIs → pages.
-func newApp(ctx context.Context, cfg *config.Config, cache tokencache.Store, log *slog.Logger) (http.Handler, error) {
+func newApp(ctx context.Context, cfg *config.Config, cache stores, log *slog.Logger) (http.Handler, error) {
 	httpClient, err := transport.NewClient(cfg)
 	if err != nil {
 		return nil, err
@@ -128,7 +137,7 @@ func newApp(ctx context.Context, cfg *config.Config, cache tokencache.Store, log
 		return nil, err
 	}
 	log.Info("client credential loaded", "entry", cred.Entry)
-	acquirer, err := tokens.New(cfg.AzureAd, cred, cache, httpClient)
+	acquirer, err := tokens.New(cfg.AzureAd, cred, cache.tokens, httpClient)
 	if err != nil {
 		return nil, err
 	}
@@ -138,7 +147,7 @@ func newApp(ctx context.Context, cfg *config.Config, cache tokencache.Store, log
 	}
 	cookies := session.Cookies{
 		Codec:        codec,
-		Ended:        session.NewEnded(),
+		Ended:        cache.ended,
 		AlwaysSecure: strings.HasPrefix(cfg.AzureAd.RedirectURI, "https://"),
 	}
 	// Sign-in asks for MicrosoftGraph's scopes, so the user consents once;
@@ -149,7 +158,7 @@ func newApp(ctx context.Context, cfg *config.Config, cache tokencache.Store, log
 	}
 	signIn := signin.New(cfg.AzureAd, first.Scopes, acquirer, cookies, httpClient, log)
 	app := web.New("demo", cookies, signIn, cfg.AzureAd.SignedOutCallbackPath, log)
-	if c, ok := cache.(tokencache.Checker); ok {
+	if c, ok := cache.tokens.(tokencache.Checker); ok {
 		app.Ready = c.Check // GET /readyz: can the token cache be reached?
 	}
 	graphAPI, err := downstream.New(cfg, graph.Section, acquirer, httpClient)

@@ -22,7 +22,6 @@ import (
 
 	"example.com/demo/internal/config"
 	"example.com/demo/internal/devidp"
-	"example.com/demo/internal/tokencache"
 )
 
 const (
@@ -58,7 +57,9 @@ type env struct {
 	credEnv []string
 	// cache is the app's token cache, opened as the app opens it; tests
 	// lose tokens through it.
-	cache tokencache.Store
+	cache stores
+	// cacheEnv points the cache's settings at the test's own store.
+	cacheEnv []string
 	// apis are the APIs the stand-in serves, from the project's devidp.json.
 	apis []devidp.API
 }
@@ -120,7 +121,9 @@ func newEnv(t testing.TB, users []devidp.User, opts ...func(*devidp.Config)) *en
 	writeFile(t, e.certFile, string(pemBytes))
 	writeFile(t, filepath.Join(e.dir, "appsettings.Development.json"), e.devSettings(""))
 
-	e.cache, err = openCache(context.Background(), e.settings(nil))
+	// The token cache (cache_test.go): the project's store, the test's own.
+	e.cacheEnv = testCache(t)
+	e.cache, err = openCache(context.Background(), e.settings(e.cacheEnv), slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -134,7 +137,7 @@ func newEnv(t testing.TB, users []devidp.User, opts ...func(*devidp.Config)) *en
 // settings and token cache.
 func (e *env) newHandler() http.Handler {
 	e.t.Helper()
-	cfg := e.settings(append([]string{"Session__EncryptionKey=" + sessionKey}, e.credEnv...))
+	cfg := e.settings(append(append([]string{"Session__EncryptionKey=" + sessionKey}, e.credEnv...), e.cacheEnv...))
 	h, err := newApp(context.Background(), cfg, e.cache, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		e.t.Fatal(err)

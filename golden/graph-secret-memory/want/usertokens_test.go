@@ -20,7 +20,7 @@ func TestSessionWithoutCachedTokensSignsInAgain(t *testing.T) {
 	e := newEnv(t, testUsers)
 	c := e.browser()
 	e.signIn(c, firstPage, testUsers[1].ID)
-	if err := e.cache.Delete(context.Background(), homeAccountID(testUsers[1].ID)); err != nil {
+	if err := e.cache.tokens.Delete(context.Background(), homeAccountID(testUsers[1].ID)); err != nil {
 		t.Fatal(err)
 	}
 	want := firstPage + "?tab=1"
@@ -55,7 +55,7 @@ func TestNoSignInLoop(t *testing.T) {
 		h.ServeHTTP(w, r)
 		if r.Method == http.MethodPost && r.URL.Path == e.callback {
 			// The tokens are gone as soon as they were stored.
-			e.cache.Delete(context.Background(), homeAccountID(testUsers[0].ID))
+			e.cache.tokens.Delete(context.Background(), homeAccountID(testUsers[0].ID))
 		}
 	})
 	c := e.browser()
@@ -83,7 +83,7 @@ func TestBadAPISettingsStopTheApp(t *testing.T) {
 		{envKey + "__Scopes=" + "user.read", key + ":Scopes must be an array of strings"},
 		{envKey + "__BaseUrl=http://api.contoso.example", key + `:BaseUrl "http://api.contoso.example" must use https`},
 	} {
-		environ := append([]string{"Session__EncryptionKey=" + sessionKey, tt.env}, e.credEnv...)
+		environ := append(append([]string{"Session__EncryptionKey=" + sessionKey, tt.env}, e.credEnv...), e.cacheEnv...)
 		cfg, err := config.Load(e.dir, config.Development, environ)
 		if err == nil {
 			_, err = newApp(context.Background(), cfg, e.cache, slog.New(slog.NewTextHandler(io.Discard, nil)))
