@@ -258,6 +258,9 @@ type browser struct {
 	// pageShots makes signIn save screenshots of the stand-in's login
 	// and consent pages (login.png, consent.png).
 	pageShots bool
+	// expectStatus is an error status a page is expected to answer with
+	// (403 for a page the user may not see); others fail the step.
+	expectStatus int64
 
 	mu       sync.Mutex
 	console  []string
@@ -416,7 +419,7 @@ func (b *browser) onEvent(ev any) {
 	case *network.EventResponseReceived:
 		if ev.Type == network.ResourceTypeDocument {
 			b.docs = append(b.docs, fmt.Sprintf("  <- %d %s", ev.Response.Status, ev.Response.MimeType))
-			if ev.Response.Status >= 400 {
+			if ev.Response.Status >= 400 && ev.Response.Status != b.expectStatus {
 				b.failed = fmt.Sprintf("%s answered %d %s", ev.Response.URL, ev.Response.Status, ev.Response.StatusText)
 			}
 		}
@@ -926,7 +929,42 @@ func TestCertificateProject(t *testing.T) {
 	b.acceptConsent()
 	b.waitProfile(u.DisplayName)
 	b.screenshot("certificate-signed-in.png")
+	// The stand-in's first user has the app role Admin (devidp.json).
+	b.step("open Administration from the header: the Admin role's page", func(ctx context.Context) error {
+		if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`header a[href="/admin"]`))); err != nil {
+			return err
+		}
+		_, err := b.waitPage(ctx, "#roles", b.onApp("/admin"))
+		return err
+	})
+	b.screenshot("admin.png")
 	b.signOut("")
+
+	// The second has no role: the same page is a 403 that says why.
+	other := p.users[1]
+	b = newBrowser(t, chromium, artifacts, p, trusted)
+	b.signIn("#signin-main", func(ctx context.Context) error {
+		return chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`button[name="user"][value=`+cssString(other.ID)+`]`)))
+	})
+	b.acceptConsent()
+	b.waitProfile(other.DisplayName)
+	b.mu.Lock()
+	b.expectStatus = http.StatusForbidden
+	b.mu.Unlock()
+	b.step("open Administration without the role: a 403 page that says why", func(ctx context.Context) error {
+		if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`header a[href="/admin"]`))); err != nil {
+			return err
+		}
+		if _, err := b.waitPage(ctx, "p.error", b.onApp("/admin")); err != nil {
+			return err
+		}
+		text, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("main h1")))
+		if err == nil && text != "Access denied" {
+			err = fmt.Errorf("the page's heading is %q, want Access denied", text)
+		}
+		return err
+	})
+	b.screenshot("admin-denied.png")
 
 	logText, err := os.ReadFile(p.logPath)
 	if err != nil {
