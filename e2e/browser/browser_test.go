@@ -45,12 +45,16 @@ import (
 	"errors"
 	"fmt"
 	"image/png"
+	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -973,4 +977,61 @@ func TestCertificateProject(t *testing.T) {
 	if !strings.Contains(string(logText), `entry="AzureAd:ClientCredentials:0 (Path)"`) {
 		t.Errorf("the app did not log that it loaded the certificate entry; its output:\n%s", tail(p.logPath, 40))
 	}
+}
+
+// A project whose token cache is Redis: a redis-server from the machine's
+// packages on a free loopback port, the app signs a user in, and the user's
+// tokens are in Redis, encrypted.
+func TestRedisCacheProject(t *testing.T) {
+	chromium := chromiumPath(t)
+	artifacts := artifactsDir(t)
+	server, err := exec.LookPath("redis-server")
+	if err != nil {
+		t.Skip("no redis-server (scripts/test installs it)")
+	}
+	port := freePort(t)
+	dir := t.TempDir()
+	cmd := exec.Command(server, "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	redisURL := fmt.Sprintf("redis://127.0.0.1:%d/0", port)
+	p := startProject(t, "redis", generator.Options{Cache: "redis"}, artifacts, "TokenCache__RedisUrl="+redisURL)
+
+	u := p.users[0]
+	b := newBrowser(t, chromium, artifacts, p, trusted)
+	b.signIn("#signin-main", func(ctx context.Context) error {
+		return chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`button[name="user"][value=`+cssString(u.ID)+`]`)))
+	})
+	b.acceptConsent()
+	b.waitProfile(u.DisplayName)
+	b.screenshot("redis-signed-in.png")
+
+	// The user's partition is in Redis, and holds no token in clear (MSAL's
+	// JSON, and the JWTs in it, would show "refresh_token" and "eyJ").
+	conn, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "*2\r\n$4\r\nKEYS\r\n$1\r\n*\r\n")
+	conn.SetReadDeadline(time.Now().Add(time.Second))
+	reply, _ := io.ReadAll(io.LimitReader(conn, 1<<16))
+	var key string
+	for _, line := range strings.Split(string(reply), "\r\n") {
+		if strings.Contains(line, ":p:") && strings.Contains(line, u.ID) {
+			key = line
+		}
+	}
+	if key == "" {
+		t.Fatalf("Redis holds no partition for %s: %q", u.ID, reply)
+	}
+	fmt.Fprintf(conn, "*3\r\n$5\r\nHMGET\r\n$%d\r\n%s\r\n$1\r\nd\r\n", len(key), key) // the hash field d holds the partition
+	conn.SetReadDeadline(time.Now().Add(time.Second))
+	value, _ := io.ReadAll(io.LimitReader(conn, 1<<20))
+	if len(value) < 100 || bytes.Contains(value, []byte("eyJ")) || bytes.Contains(value, []byte("refresh_token")) {
+		t.Errorf("the partition in Redis is not encrypted (%d bytes): %.200q", len(value), value)
+	}
+	b.signOut("")
 }

@@ -82,7 +82,7 @@ func generateProject(t *testing.T, name string, o generator.Options) (string, ge
 //     and the APIs' BaseUrl) are overridden with environment variables
 //     (AzureAd__Instance=https://127.0.0.1:<port>/, ...), which the app
 //     reads after appsettings.Development.json.
-func startProject(t *testing.T, name string, o generator.Options, artifacts string) *project {
+func startProject(t *testing.T, name string, o generator.Options, artifacts string, extraEnv ...string) *project {
 	t.Helper()
 	start := time.Now()
 	dir, o := generateProject(t, name, o)
@@ -115,7 +115,7 @@ func startProject(t *testing.T, name string, o generator.Options, artifacts stri
 	// The app's settings that point at the stand-in, as variables.
 	var dev any
 	readJSON(t, filepath.Join(dir, "appsettings.Development.json"), &dev)
-	env := append(devEnv(), "PORT="+strconv.Itoa(appPort))
+	env := append(append(devEnv(), extraEnv...), "PORT="+strconv.Itoa(appPort))
 	overrides := settingsOverrides(dev, defaultIdpURL, p.idpURL)
 	if len(overrides) == 0 {
 		t.Fatalf("appsettings.Development.json names no %s: nothing to point at the stand-in's port", defaultIdpURL)
