@@ -66,7 +66,7 @@ func TestBadInput(t *testing.T) {
 		{[]string{"--credential", "managed-identity", "--managed-identity-client-id", "mi"}, `--managed-identity-client-id: "mi" is not a GUID (want xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)`},
 		{[]string{"--credential", "certificate", "--cert-path", "$PARENT"}, `--cert-path: "$PARENT" is a directory, not a certificate file`},
 		{[]string{"--credential", "client-secret", "--cert-path", "app.pem"}, `--cert-path: applies only with --credential certificate`},
-		{[]string{"--cache", "redis"}, `--cache: "redis" is not allowed (want memory)`},
+		{[]string{"--cache", "memcached"}, `--cache: "memcached" is not allowed (want memory, file, redis or postgres)`},
 		{[]string{"--api", "orders"}, `--api: "orders" is not allowed (want graph, custom or none)`},
 		{[]string{"--graph-client", "fast"}, `--graph-client: "fast" is not allowed (want rest or sdk)`},
 		{[]string{"--domain", "not a domain"}, `--domain: "not a domain" is not a domain name (want e.g. contoso.onmicrosoft.com)`},
@@ -172,13 +172,26 @@ func TestDryRun(t *testing.T) {
 	if res.code != 0 {
 		t.Fatalf("exit %d: %s", res.code, res.stderr)
 	}
+	// The files the plan renders to something (a test that applies to other
+	// options only renders to nothing and is not written).
 	plan := basePlan(t)
+	o := generator.Options{Name: "demo", Module: "example.com/demo", TenantID: tenantID, ClientID: clientID}
+	outputs, err := generator.Render(t.Context(), mustTree(t), plan, generator.NewData(o))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var files []string
+	for _, f := range outputs {
+		if !f.Skip {
+			files = append(files, f.Path)
+		}
+	}
 	lines := strings.Split(strings.TrimSuffix(res.stdout, "\n"), "\n")
-	if want := "Would write " + strconv.Itoa(len(plan.Files)) + " files to " + out + " (module example.com/demo):"; lines[0] != want {
+	if want := "Would write " + strconv.Itoa(len(files)) + " files to " + out + " (module example.com/demo):"; lines[0] != want {
 		t.Errorf("first line %q, want %q", lines[0], want)
 	}
-	for i, f := range plan.Files {
-		if want := "  create   " + f.Path; lines[i+1] != want {
+	for i, f := range files {
+		if want := "  create   " + f; lines[i+1] != want {
 			t.Errorf("line %d = %q, want %q", i+2, lines[i+1], want)
 		}
 	}
@@ -426,6 +439,15 @@ func TestTidy(t *testing.T) {
 }
 
 // basePlan is the plan of the default project from the embedded tree.
+func mustTree(t *testing.T) *generator.Tree {
+	t.Helper()
+	tree, err := generator.EmbeddedTree()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tree
+}
+
 func basePlan(t *testing.T) generator.Plan {
 	t.Helper()
 	tree, err := generator.EmbeddedTree()

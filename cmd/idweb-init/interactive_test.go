@@ -99,7 +99,9 @@ func TestInteractive(t *testing.T) {
 	send("") // the default: client-secret
 	expectString("Add another credential")
 	send("n")
-	// The token cache has one value: not asked.
+	expectString("Token cache:")
+	expectString("In memory")
+	send("") // the default: memory
 	expectString("API to call:")
 	expectString("Microsoft Graph") // the choice's description
 	send(string(terminal.KeyArrowDown))

@@ -338,21 +338,30 @@ type standInUser struct {
 	Mail              string `json:"mail"`
 	JobTitle          string `json:"jobTitle"`
 	OfficeLocation    string `json:"officeLocation"`
+	TenantID          string `json:"tenantId"`
 }
 
-// standInUsers reads the test users from the generated project's
-// devidp.json: the login page offers a button for each, and the stand-in's
-// Graph /me returns them.
+// standInUsers reads the test users of the stand-in's own tenant from the
+// generated project's devidp.json: the login page offers a button for
+// each, and the stand-in's Graph /me returns them.
 func standInUsers(t *testing.T, dir string) []standInUser {
 	t.Helper()
 	var reg struct {
 		Users []standInUser `json:"users"`
 	}
 	readJSON(t, filepath.Join(dir, "devidp.json"), &reg)
-	if len(reg.Users) == 0 || reg.Users[0].ID == "" || reg.Users[0].DisplayName == "" {
-		t.Fatalf("%s/devidp.json lists no usable test user", dir)
+	// Users of another organization (tenantId) cannot sign in to a
+	// single-tenant app: the suite signs in as the tenant's own.
+	var users []standInUser
+	for _, u := range reg.Users {
+		if u.TenantID == "" {
+			users = append(users, u)
+		}
 	}
-	return reg.Users
+	if len(users) < 2 || users[0].ID == "" || users[0].DisplayName == "" {
+		t.Fatalf("%s/devidp.json lists fewer than two usable test users of the tenant", dir)
+	}
+	return users
 }
 
 // devEnv is the test's environment without the variables that would move

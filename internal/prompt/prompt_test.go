@@ -43,6 +43,7 @@ func TestAskEverything(t *testing.T) {
 		"Next credential in the chain:":                               {"certificate"},
 		"Certificate file:":                                           {filepath.Dir(out), ""},
 		"Managed identity client ID:":                                 {"abc", ""},
+		"Token cache:":                                                {"redis"},
 		"API to call:":                                                {""}, // the default: graph
 		"Output directory:":                                           {out},
 	})
@@ -53,12 +54,12 @@ func TestAskEverything(t *testing.T) {
 	}
 	// Not asked: the advanced options (instance, domain, callback path,
 	// Graph client) and those with one value (credential, cache).
-	wantAsked := []string{"name", "module", "auth", "tenant-id", "client-id", "credential", "cert-path", "managed-identity-client-id", "api", "output"}
+	wantAsked := []string{"name", "module", "auth", "tenant-id", "client-id", "credential", "cert-path", "managed-identity-client-id", "cache", "api", "output"}
 	if !slices.Equal(asked, wantAsked) {
 		t.Errorf("asked %v, want %v", asked, wantAsked)
 	}
 	want := generator.Options{Name: "my-app", Module: "my-app", Output: out, Auth: "single-org",
-		TenantID: "contoso.onmicrosoft.com", ClientID: clientID, API: "graph",
+		TenantID: "contoso.onmicrosoft.com", ClientID: clientID, API: "graph", Cache: "redis",
 		Credentials: []string{"managed-identity", "certificate"}}
 	if !equalOptions(o, want) {
 		t.Errorf("options = %+v\nwant      %+v", o, want)
@@ -99,7 +100,7 @@ func TestAskCustomAPI(t *testing.T) {
 		"Add another API?": {"n"},
 	})
 	o := generator.Options{Name: "demo", TenantID: tenantID, ClientID: clientID}
-	asked, err := prompt.Ask(s, &o, given("name", "module", "tenant-id", "client-id", "credential", "output"))
+	asked, err := prompt.Ask(s, &o, given("name", "module", "tenant-id", "client-id", "credential", "cache", "output"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -140,7 +141,7 @@ func TestAskMoreAPIs(t *testing.T) {
 		"The API's scope (api://<app id>/.default):":                     {"api://admin/Admin.Read", "api://admin/.default"},
 	})
 	o := generator.Options{Name: "demo", TenantID: tenantID, ClientID: clientID, API: "custom"}
-	if _, err := prompt.Ask(s, &o, given("name", "module", "tenant-id", "client-id", "credential", "api", "output")); err != nil {
+	if _, err := prompt.Ask(s, &o, given("name", "module", "tenant-id", "client-id", "credential", "cache", "api", "output")); err != nil {
 		t.Fatal(err)
 	}
 	wantAPIs := []string{
@@ -172,18 +173,18 @@ func TestAskOnlyWhatIsMissing(t *testing.T) {
 		want  []string
 	}{
 		{"module only", generator.Options{Name: "demo", TenantID: "contoso.onmicrosoft.com", ClientID: clientID, Output: "x"},
-			[]string{"name", "tenant-id", "client-id", "credential", "api", "output"}, []string{"module"}},
+			[]string{"name", "tenant-id", "client-id", "credential", "cache", "api", "output"}, []string{"module"}},
 		// Advanced options given are not asked again, nor are they asked
 		// when not given.
 		{"graph given", generator.Options{Name: "demo", Module: "demo", TenantID: "contoso.onmicrosoft.com", ClientID: clientID, API: "graph", Output: "x"},
-			[]string{"name", "module", "tenant-id", "client-id", "credential", "api", "output", "instance"}, nil},
+			[]string{"name", "module", "tenant-id", "client-id", "credential", "cache", "api", "output", "instance"}, nil},
 		// No API: nothing about APIs.
 		{"none", generator.Options{Name: "demo", Module: "demo", TenantID: "contoso.onmicrosoft.com", ClientID: clientID, API: "none", Output: "x"},
-			[]string{"name", "module", "tenant-id", "client-id", "credential", "api", "output"}, nil},
+			[]string{"name", "module", "tenant-id", "client-id", "credential", "cache", "api", "output"}, nil},
 		// Named APIs given: no single API to ask about, no more to add.
 		{"named APIs given", generator.Options{Name: "demo", Module: "demo", TenantID: "contoso.onmicrosoft.com", ClientID: clientID, API: "custom", Output: "x",
 			DownstreamAPIs: []string{"A=https://a.example.com|api://a/x"}},
-			[]string{"name", "module", "tenant-id", "client-id", "credential", "api", "output", "downstream-api"}, nil},
+			[]string{"name", "module", "tenant-id", "client-id", "credential", "cache", "api", "output", "downstream-api"}, nil},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -208,7 +209,7 @@ func TestAskOutput(t *testing.T) {
 	}
 	s := prompttest.New(t, map[string][]string{"Output directory:": {full, file, filepath.Join(full, "sub")}})
 	o := generator.Options{Name: "demo"}
-	if _, err := prompt.Ask(s, &o, given("name", "module", "tenant-id", "client-id", "credential", "api")); err != nil {
+	if _, err := prompt.Ask(s, &o, given("name", "module", "tenant-id", "client-id", "credential", "cache", "api")); err != nil {
 		t.Fatal(err)
 	}
 	want := []string{
@@ -251,7 +252,7 @@ func TestAskMultiOrg(t *testing.T) {
 		"Output directory:":                  {out},
 	})
 	o := generator.Options{Name: "my-app", Module: "my-app", ClientID: clientID, API: "graph"}
-	asked, err := prompt.Ask(s, &o, given("name", "module", "client-id", "credential", "api"))
+	asked, err := prompt.Ask(s, &o, given("name", "module", "client-id", "credential", "cache", "api"))
 	if err != nil {
 		t.Fatal(err)
 	}
