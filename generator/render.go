@@ -30,6 +30,7 @@ const (
 var funcs = template.FuncMap{
 	"json":        toJSON,
 	"include":     func(string, string, any) (string, error) { return "", nil }, // replaced per file
+	"defined":     func(string, []Value) bool { return false },                  // replaced per file
 	"join":        strings.Join,
 	"inc":         func(i int) int { return i + 1 },
 	"jsonIndent":  toJSONIndent,
@@ -209,7 +210,7 @@ func renderFile(ctx context.Context, t *Tree, root *template.Template, f File, d
 		if err != nil {
 			return Output{}, err
 		}
-		tmpl.Funcs(template.FuncMap{"include": includeFunc(tmpl)})
+		tmpl.Funcs(template.FuncMap{"include": includeFunc(tmpl), "defined": definedFunc(tmpl)})
 		if _, err := tmpl.New(name).Parse(string(src)); err != nil {
 			return Output{}, err // "template: templates/app/main.go.tmpl:12: ..."
 		}
@@ -236,6 +237,20 @@ func renderFile(ctx context.Context, t *Tree, root *template.Template, f File, d
 		return Output{}, fmt.Errorf("%s (from %s): %w", f.Path, name, err)
 	}
 	return Output{Path: f.Path, Content: content}, nil
+}
+
+// definedFunc is the templates' defined: [[if defined "sharedCache" .Values]]
+// reports whether one of the selected values defines the block, for files
+// that only some values' projects have (a whole-app test of shared caches).
+func definedFunc(t *template.Template) func(block string, values []Value) bool {
+	return func(block string, values []Value) bool {
+		for _, v := range values {
+			if t.Lookup(block+":"+v.Dir) != nil {
+				return true
+			}
+		}
+		return false
+	}
 }
 
 // includeFunc is the templates' include: [[include "wiring" .Dir $]]
