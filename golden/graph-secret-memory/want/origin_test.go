@@ -73,7 +73,7 @@ func TestSlowRequestBodyIsCutOff(t *testing.T) {
 // handlerWith wires the app with the test's settings, changed by change.
 func (e *env) handlerWith(change func(*config.Config), environ ...string) http.Handler {
 	e.t.Helper()
-	cfg := e.settings(append(append(append([]string{"Session__EncryptionKey=" + sessionKey}, e.credEnv...), e.cacheEnv...), environ...))
+	cfg := e.appSettings(environ...)
 	change(cfg)
 	h, err := newApp(context.Background(), cfg, e.cache, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {

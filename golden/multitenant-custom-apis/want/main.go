@@ -124,6 +124,17 @@ func openCache(ctx context.Context, cfg *config.Config, log *slog.Logger) (store
 	return stores{tokens: st, ended: session.NewEnded()}, err
 }
 
+// newAcquirer loads the app's client credential and returns the token
+// acquisition for its users over the token cache.
+func newAcquirer(ctx context.Context, cfg *config.Config, cache tokencache.Store, httpClient *http.Client, log *slog.Logger) (*tokens.Acquirer, error) {
+	cred, err := credential.Load(ctx, cfg, clientsecret.Source{})
+	if err != nil {
+		return nil, err
+	}
+	log.Info("client credential loaded", "entry", cred.Entry)
+	return tokens.New(cfg.AzureAd, cred, cache, httpClient)
+}
+
 // newApp wires the app together: settings → credential → token cache →
 // token acquisition → sign-in → APIs → pages.
 func newApp(ctx context.Context, cfg *config.Config, cache stores, log *slog.Logger) (http.Handler, error) {
@@ -131,12 +142,7 @@ func newApp(ctx context.Context, cfg *config.Config, cache stores, log *slog.Log
 	if err != nil {
 		return nil, err
 	}
-	cred, err := credential.Load(ctx, cfg, clientsecret.Source{})
-	if err != nil {
-		return nil, err
-	}
-	log.Info("client credential loaded", "entry", cred.Entry)
-	acquirer, err := tokens.New(cfg.AzureAd, cred, cache.tokens, httpClient)
+	acquirer, err := newAcquirer(ctx, cfg, cache.tokens, httpClient, log)
 	if err != nil {
 		return nil, err
 	}

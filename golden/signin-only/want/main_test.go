@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -137,8 +138,7 @@ func newEnv(t testing.TB, users []devidp.User, opts ...func(*devidp.Config)) *en
 // settings and token cache.
 func (e *env) newHandler() http.Handler {
 	e.t.Helper()
-	cfg := e.settings(append(append([]string{"Session__EncryptionKey=" + sessionKey}, e.credEnv...), e.cacheEnv...))
-	h, err := newApp(context.Background(), cfg, e.cache, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	h, err := newApp(context.Background(), e.appSettings(), e.cache, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -215,6 +215,13 @@ func (e *env) wantPage(c *http.Client, path, name string) string {
 		e.t.Fatalf("GET %s: %s %s, want the page of %s\n%s", path, resp.Status, resp.Header.Get("Location"), name, body)
 	}
 	return body
+}
+
+// appSettings are the settings the test's app runs with: the test's
+// session key, credential and token cache, then environ.
+func (e *env) appSettings(environ ...string) *config.Config {
+	e.t.Helper()
+	return e.settings(slices.Concat([]string{"Session__EncryptionKey=" + sessionKey}, e.credEnv, e.cacheEnv, environ))
 }
 
 // settings loads the test's settings in the Development environment.

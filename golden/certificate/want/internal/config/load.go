@@ -18,6 +18,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strconv"
 	"strings"
 )
@@ -240,7 +241,7 @@ func decode(root tree) (*Config, error) {
 	if err := checkShapes(root); err != nil {
 		return nil, err
 	}
-	normalizeBools(root)
+	coerce(root, reflect.TypeFor[Config]())
 	data, err := json.Marshal(root)
 	if err != nil {
 		return nil, fmt.Errorf("config: %w", err)
@@ -261,29 +262,65 @@ func decode(root tree) (*Config, error) {
 // into the .NET form "AzureAd:ClientCredentials:0:SourceType".
 func keyName(field string) string { return strings.ReplaceAll(field, ".", ":") }
 
-func normalizeBools(v any) {
+// coerce turns the strings that environment variables set into the type
+// of the setting they land on, as .NET configuration binding does:
+// TokenCache__L1=false is the bool false, TokenCache__MaxPartitions=5000
+// the number. A string that does not parse is left alone, and decoding then
+// names the key and the type it expected.
+func coerce(v any, t reflect.Type) any {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
 	switch n := v.(type) {
 	case tree:
 		for k, c := range n {
-			if s, ok := c.(string); ok && isBoolKey(k) {
-				if b, err := strconv.ParseBool(s); err == nil {
-					n[k] = b
-				}
+			if ft, ok := fieldType(t, k); ok {
+				n[k] = coerce(c, ft)
 			}
-			normalizeBools(c)
 		}
 	case []any:
-		for _, c := range n {
-			normalizeBools(c)
+		if t.Kind() == reflect.Slice || t.Kind() == reflect.Array {
+			for i, c := range n {
+				n[i] = coerce(c, t.Elem())
+			}
+		}
+	case string:
+		switch t.Kind() {
+		case reflect.Bool:
+			if b, err := strconv.ParseBool(n); err == nil {
+				return b
+			}
+		case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+			reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64,
+			reflect.Float32, reflect.Float64:
+			if f, err := strconv.ParseFloat(strings.TrimSpace(n), 64); err == nil {
+				return json.Number(strconv.FormatFloat(f, 'f', -1, 64))
+			}
 		}
 	}
+	return v
 }
 
-func isBoolKey(k string) bool {
-	for _, b := range []string{"SendX5C", "Skip", "RequestAppToken"} {
-		if strings.EqualFold(k, b) {
-			return true
+// fieldType returns the type of the member key of a struct (its JSON name,
+// case-insensitively) or map of type t.
+func fieldType(t reflect.Type, key string) (reflect.Type, bool) {
+	switch t.Kind() {
+	case reflect.Map:
+		return t.Elem(), true
+	case reflect.Struct:
+		for i := range t.NumField() {
+			f := t.Field(i)
+			name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+			if name == "-" || !f.IsExported() {
+				continue
+			}
+			if name == "" {
+				name = f.Name
+			}
+			if strings.EqualFold(name, key) {
+				return f.Type, true
+			}
 		}
 	}
-	return false
+	return nil, false
 }

@@ -3,6 +3,7 @@ package config
 import (
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"slices"
 	"strings"
 )
@@ -87,7 +88,7 @@ func decodeAPI(section string, v any) (DownstreamAPI, error) {
 	if _, ok := v.(tree); !ok {
 		return DownstreamAPI{}, fmt.Errorf("config: %s must be an object with BaseUrl and Scopes", section)
 	}
-	data, err := json.Marshal(v)
+	data, err := json.Marshal(coerce(v, reflect.TypeFor[DownstreamAPI]()))
 	if err != nil {
 		return DownstreamAPI{}, fmt.Errorf("config: %s: %w", section, err)
 	}

@@ -19,6 +19,7 @@ import (
 	"example.com/demo/internal/config"
 	"example.com/demo/internal/credential"
 	"example.com/demo/internal/devidp"
+	"example.com/demo/internal/tokencache"
 	"example.com/demo/internal/tokencache/memory"
 )
 
@@ -39,7 +40,7 @@ type fixture struct {
 	users []devidp.User
 }
 
-func newFixture(t *testing.T, nUsers int) *fixture {
+func newFixture(t testing.TB, nUsers int) *fixture {
 	t.Helper()
 	os.Unsetenv("MSAL_FORCE_REGION")
 	f := &fixture{store: memory.New(0)}
@@ -67,7 +68,7 @@ func newFixture(t *testing.T, nUsers int) *fixture {
 
 // signIn runs the authorization code flow for user i and returns the
 // home account id the app would keep in its session.
-func (f *fixture) signIn(t *testing.T, i int) string {
+func (f *fixture) signIn(t testing.TB, i int) string {
 	t.Helper()
 	ctx := context.Background()
 	authURL, err := f.acq.AuthCodeURL(ctx, redirect, append([]string{"openid", "offline_access"}, scopes...), "", "")
@@ -166,22 +167,75 @@ func TestRemoveUser(t *testing.T) {
 	}
 }
 
-func TestRecentTokensExpireWithMSALsMargin(t *testing.T) {
+// countingStore counts the partitions read.
+type countingStore struct {
+	tokencache.Store
+	loads atomic.Int64
+}
+
+func (c *countingStore) Load(ctx context.Context, key string) ([]byte, error) {
+	c.loads.Add(1)
+	return c.Store.Load(ctx, key)
+}
+
+// A remembered token is served only while the user's partition is the one
+// it came from, and not once MSAL would refresh it: it is never staler than
+// the store, which other instances write.
+func TestRecentTokensFollowThePartition(t *testing.T) {
 	f := newFixture(t, 1)
 	ctx := context.Background()
-	id := f.signIn(t, 0)
-	tok, err := f.acq.Token(ctx, id, scopes)
+	store := &countingStore{Store: f.store}
+	cred, _ := confidential.NewCredFromSecret(secret)
+	ad := config.AzureAd{Instance: f.srv.URL + "/", TenantID: tenant, ClientID: clientID}
+	acq, err := New(ad, credential.Credential{MSAL: cred}, store, f.srv.Client())
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Evict the cache partition behind the acquirer's back: the recent
-	// token still serves until MSAL would refresh it, then MSAL decides.
-	f.store.Delete(ctx, id)
-	if got, err := f.acq.Token(ctx, id, scopes); err != nil || got != tok {
-		t.Fatalf("recent token: %v", err)
+	id := f.signIn(t, 0) // through f.acq, as another instance would
+	tok, err := acq.Token(ctx, id, scopes)
+	if err != nil {
+		t.Fatal(err)
 	}
-	f.acq.now = func() time.Time { return time.Now().Add(56 * time.Minute) }
-	if _, err := f.acq.Token(ctx, id, scopes); !errors.Is(err, ErrInteractionRequired) {
-		t.Fatalf("past the refresh margin the cache is read again: %v", err)
+	calls := func(t *testing.T) (loads int64, got string) {
+		t.Helper()
+		before := store.loads.Load()
+		got, err := acq.Token(ctx, id, scopes)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return store.loads.Load() - before, got
 	}
+
+	t.Run("unchanged partition: one read, no MSAL", func(t *testing.T) {
+		if loads, got := calls(t); loads != 1 || got != tok {
+			t.Fatalf("%d partition reads (want 1), same token: %v", loads, got == tok)
+		}
+	})
+	t.Run("changed elsewhere: MSAL reads the new partition", func(t *testing.T) {
+		// The user signs in again on another instance: new tokens.
+		f.signIn(t, 0)
+		loads, got := calls(t)
+		if loads == 1 || got == tok {
+			t.Fatalf("%d partition reads, same token: %v; want MSAL's answer from the new partition", loads, got == tok)
+		}
+		tok = got
+		if loads, got := calls(t); loads != 1 || got != tok {
+			t.Fatalf("then remembered again: %d reads, same token: %v", loads, got == tok)
+		}
+	})
+	t.Run("due for refresh: MSAL decides", func(t *testing.T) {
+		acq.now = func() time.Time { return time.Now().Add(56 * time.Minute) }
+		defer func() { acq.now = time.Now }()
+		if loads, _ := calls(t); loads == 1 {
+			t.Fatal("a token within MSAL's refresh margin was served from memory")
+		}
+	})
+	t.Run("signed out elsewhere: sign in again", func(t *testing.T) {
+		if err := f.acq.RemoveUser(ctx, id); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := acq.Token(ctx, id, scopes); !errors.Is(err, ErrInteractionRequired) {
+			t.Fatalf("after sign-out on another instance: %v, want ErrInteractionRequired", err)
+		}
+	})
 }

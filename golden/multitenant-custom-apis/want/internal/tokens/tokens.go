@@ -12,6 +12,7 @@ package tokens
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"hash/fnv"
@@ -75,9 +76,10 @@ type Acquirer struct {
 
 	userLocks [256]sync.Mutex
 
-	// recent keeps each user's access tokens in process until MSAL itself
-	// would refresh them, so the hot path skips deserializing the user's
-	// cache partition. Off only in tests that exercise MSAL on every call.
+	// recent remembers the access tokens MSAL returned from each user's
+	// partition, so a call that finds the partition unchanged skips MSAL's
+	// parsing of it (see recentTokens). Off only in tests that exercise
+	// MSAL on every call.
 	recent   *recentTokens
 	noRecent bool
 	now      func() time.Time
@@ -115,12 +117,13 @@ func New(ad config.AzureAd, cred credential.Credential, store tokencache.Store, 
 	a.newClient = func() (*client, error) {
 		// Each client has its own accessor, so that a redemption can
 		// make its client's cache writes take the user's lock.
-		acc := &lockingAccessor{Accessor: tokencache.Accessor{Store: store}}
+		seen := &watchedStore{Store: store}
+		acc := &lockingAccessor{Accessor: tokencache.Accessor{Store: seen}}
 		c, err := confidential.New(authority, ad.ClientID, cred.MSAL, append(opts, confidential.WithCache(acc))...)
 		if err != nil {
 			return nil, err
 		}
-		return &client{Client: c, cache: acc}, nil
+		return &client{Client: c, cache: acc, seen: seen}, nil
 	}
 	// Build one client now so a bad authority fails at start-up.
 	c, err := a.get()
@@ -131,11 +134,13 @@ func New(ad config.AzureAd, cred credential.Credential, store tokencache.Store, 
 	return a, nil
 }
 
-// A client is an MSAL client of the pool with its cache accessor: one
-// caller at a time borrows it.
+// A client is an MSAL client of the pool with its cache accessor, and the
+// record of the partition it last read or wrote: one caller at a time
+// borrows it.
 type client struct {
 	confidential.Client
 	cache *lockingAccessor
+	seen  *watchedStore
 }
 
 func (a *Acquirer) get() (*client, error) {
@@ -233,20 +238,21 @@ func (a *Acquirer) Token(ctx context.Context, homeAccountID string, scopes []str
 		return "", &InteractionRequiredError{Scopes: scopes}
 	}
 	key := strings.Join(scopes, " ")
-	if tok, ok := a.recentToken(homeAccountID, key); ok {
-		return tok, nil
+	if tok, err := a.remembered(ctx, homeAccountID, key, scopes); tok != "" || err != nil {
+		return tok, err
 	}
 	unlock := a.lockUser(homeAccountID)
 	defer unlock()
-	// Another request for this user may have fetched it meanwhile.
-	if tok, ok := a.recentToken(homeAccountID, key); ok {
-		return tok, nil
+	// Another request for this user may have refreshed it meanwhile.
+	if tok, err := a.remembered(ctx, homeAccountID, key, scopes); tok != "" || err != nil {
+		return tok, err
 	}
 	c, err := a.get()
 	if err != nil {
 		return "", err
 	}
 	defer a.put(c)
+	c.seen.forgetSeen()
 	acct, err := c.Account(ctx, homeAccountID)
 	if err != nil {
 		return "", fmt.Errorf("tokens: read account: %w", err)
@@ -266,11 +272,32 @@ func (a *Acquirer) Token(ctx context.Context, homeAccountID string, scopes []str
 		}
 		return "", fmt.Errorf("tokens: acquire token silently: %w", err)
 	}
-	if !a.noRecent {
+	if partition, ok := c.seen.partition(homeAccountID); ok && !a.noRecent {
 		// MSAL refreshes a token 5 minutes before it expires; so do we.
-		a.recent.put(homeAccountID, key, res.AccessToken, res.ExpiresOn.Add(-5*time.Minute))
+		a.recent.put(homeAccountID, partition, key, res.AccessToken, res.ExpiresOn.Add(-5*time.Minute))
 	}
 	return res.AccessToken, nil
+}
+
+// remembered reads the user's partition and returns the token MSAL gave
+// for scopes from that very partition, if it is not due for refresh. It
+// returns "" and no error when MSAL must be asked, and an error when the
+// cache cannot be read or holds nothing for the user (sign in again).
+func (a *Acquirer) remembered(ctx context.Context, homeAccountID, key string, scopes []string) (string, error) {
+	if a.noRecent {
+		return "", nil
+	}
+	data, err := a.store.Load(ctx, homeAccountID)
+	if err != nil {
+		return "", fmt.Errorf("tokens: read account: %w", err)
+	}
+	if len(data) == 0 {
+		// The session outlived the cache (restart, eviction, sign-out on
+		// another instance): sign in again.
+		return "", &InteractionRequiredError{Scopes: scopes}
+	}
+	tok, _ := a.recent.get(homeAccountID, sha256.Sum256(data), key, a.now())
+	return tok, nil
 }
 
 // AppToken returns an access token for the app itself (client
@@ -279,12 +306,12 @@ func (a *Acquirer) Token(ctx context.Context, homeAccountID string, scopes []str
 // and asks the identity provider again only when it is near expiry.
 func (a *Acquirer) AppToken(ctx context.Context, scopes []string) (string, error) {
 	key := strings.Join(scopes, " ")
-	if tok, ok := a.recentToken(appPartition, key); ok {
+	if tok, ok := a.recentAppToken(key); ok {
 		return tok, nil
 	}
 	unlock := a.lockUser(appPartition)
 	defer unlock()
-	if tok, ok := a.recentToken(appPartition, key); ok {
+	if tok, ok := a.recentAppToken(key); ok {
 		return tok, nil
 	}
 	c, err := a.get()
@@ -301,7 +328,7 @@ func (a *Acquirer) AppToken(ctx context.Context, scopes []string) (string, error
 		return "", fmt.Errorf("tokens: acquire app token for %s: %w", key, err)
 	}
 	if !a.noRecent {
-		a.recent.put(appPartition, key, res.AccessToken, res.ExpiresOn.Add(-5*time.Minute))
+		a.recent.put(appPartition, digest{}, key, res.AccessToken, res.ExpiresOn.Add(-5*time.Minute))
 	}
 	return res.AccessToken, nil
 }
@@ -330,11 +357,15 @@ func invalidClient(err error) bool {
 // home account id ("<oid>.<tid>") can take it.
 const appPartition = "app"
 
-func (a *Acquirer) recentToken(homeAccountID, scopes string) (string, bool) {
+// recentAppToken returns the app token for scopes MSAL gave last, until it
+// is due for refresh. App tokens are the app's own: another instance's
+// refresh does not make this one's less valid, so they are not checked
+// against the store.
+func (a *Acquirer) recentAppToken(scopes string) (string, bool) {
 	if a.noRecent {
 		return "", false
 	}
-	return a.recent.get(homeAccountID, scopes, a.now())
+	return a.recent.get(appPartition, digest{}, scopes, a.now())
 }
 
 // RemoveUser deletes the user's cache partition (sign-out). MSAL's own

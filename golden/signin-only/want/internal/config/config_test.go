@@ -41,6 +41,10 @@ func TestLoadOverlaysAndEnvironment(t *testing.T) {
 		"AZUREAD__CLIENTID=bbbbbbbb-bbbb-cccc-dddd-eeeeeeeeeeee",
 		"MicrosoftGraph__Scopes__2=calendars.read",
 		"PATH=/usr/bin",
+		// Environment variables are strings; settings take their types.
+		"AzureAd__SendX5C=True",
+		"TokenCache__L1=false",
+		"TokenCache__MaxPartitions=5000",
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -64,6 +68,10 @@ func TestLoadOverlaysAndEnvironment(t *testing.T) {
 	}
 	if ad.SignedOutCallbackPath != "/signout-callback-oidc" {
 		t.Errorf("SignedOutCallbackPath default = %q", ad.SignedOutCallbackPath)
+	}
+	if !ad.SendX5C || cfg.TokenCache.L1 == nil || *cfg.TokenCache.L1 || cfg.TokenCache.MaxPartitions != 5000 {
+		t.Errorf("SendX5C %v, TokenCache:L1 %v, TokenCache:MaxPartitions %d: want true, false and 5000 from the environment's strings",
+			ad.SendX5C, cfg.TokenCache.L1, cfg.TokenCache.MaxPartitions)
 	}
 	if cfg.Environment != "Staging" {
 		t.Errorf("Environment = %q", cfg.Environment)
@@ -128,6 +136,10 @@ func TestLoadRefuses(t *testing.T) {
 			`Development:ClientSecretFile is set but APP_ENV is "Staging"`},
 		{"wrong type", `{"AzureAd": {"SendX5C": "maybe"}}`, nil, "",
 			`AzureAd:SendX5C: expected bool`},
+		{"not a bool from the environment", `{}`, []string{"TokenCache__L1=off"}, "",
+			`TokenCache:L1: expected bool, got a JSON string`},
+		{"not a number from the environment", `{}`, []string{"TokenCache__MaxPartitions=lots"}, "",
+			`TokenCache:MaxPartitions: expected int, got a JSON string`},
 		{"scopes as a string in DownstreamApis", `{"DownstreamApis": {"Orders": {"BaseUrl": "https://orders.example.com", "Scopes": "api://x/Orders.Read"}}}`, nil, "",
 			`DownstreamApis:Orders:Scopes must be an array of strings`},
 		{"empty scopes in DownstreamApis", `{"DownstreamApis": {"Orders": {"BaseUrl": "https://orders.example.com", "Scopes": []}}}`, nil, "",

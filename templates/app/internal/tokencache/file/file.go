@@ -186,8 +186,10 @@ func (s *Store) Load(_ context.Context, key string) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("token cache: load: %w", err)
 	}
-	raw, err := io.ReadAll(f)
-	if err != nil {
+	// Files are replaced whole (rename), never written in place: the
+	// size is the content's.
+	raw := make([]byte, st.Size())
+	if _, err := io.ReadFull(f, raw); err != nil {
 		return nil, fmt.Errorf("token cache: load: %w", err)
 	}
 	written, data, ok := parse(raw)
