@@ -311,6 +311,9 @@ const smokeTests = "^Test(SignInAndCallGraph|CallEachAPI|SignInOnly|IncrementalC
 // option values appears at least once (the Graph SDK, minutes to compile,
 // in exactly one), and builds, vets and smoke-tests each project as a user
 // would: offline right after generation, and go mod tidy changes nothing.
+// The first project of each token cache runs all its whole-app tests
+// (restarts, two instances, the store's outage, against the real servers
+// scripts/test installs); the app's packages' own tests run in templates/.
 // IDWEB_MATRIX=all takes every combination and runs all their tests
 // instead (scripts/matrix).
 func TestPairwise(t *testing.T) {
@@ -324,7 +327,13 @@ func TestPairwise(t *testing.T) {
 		testArgs = []string{"test", "-count=1", "./..."}
 	}
 	offline := []string{"GOPROXY=off", "GOFLAGS=-mod=mod -buildvcs=false"}
+	wholeApp := map[string]bool{} // token caches whose whole-app tests ran
 	for _, c := range combos {
+		args := testArgs
+		if cache := c.Factors["cache"]; !wholeApp[cache] && os.Getenv("IDWEB_MATRIX") != "all" {
+			wholeApp[cache] = true
+			args = []string{"test", "-count=1", "."}
+		}
 		t.Run(c.Name, func(t *testing.T) {
 			start := time.Now()
 			o := c.Options
@@ -342,7 +351,7 @@ func TestPairwise(t *testing.T) {
 					t.Errorf("go mod tidy changed %s:\n%s", f, firstDiff(string(before[f]), string(after[f])))
 				}
 			}
-			goCmd(t, o.Output, offline, testArgs...)
+			goCmd(t, o.Output, offline, args...)
 			t.Logf("built, vetted and tested in %s", time.Since(start).Round(time.Second))
 		})
 	}
