@@ -298,9 +298,14 @@ func TestGoldenCompiles(t *testing.T) {
 		t.Run(filepath.Base(dir), func(t *testing.T) {
 			goCmd(t, want, offline, "vet", "./...")
 			goCmd(t, want, offline, "test", "-count=1", "./...")
+			goCmd(t, want, offline, benchOnce...)
 		})
 	}
 }
+
+// benchOnce runs each benchmark of a project's root package once: they
+// measure nothing then, but one that no longer works fails.
+var benchOnce = []string{"test", "-count=1", "-run", "^$", "-bench", ".", "-benchtime", "1x", "."}
 
 // smokeTests are the generated projects' tests that sign a user in
 // through the stand-in and call each configured API (or, for a sign-in
@@ -329,9 +334,9 @@ func TestPairwise(t *testing.T) {
 	offline := []string{"GOPROXY=off", "GOFLAGS=-mod=mod -buildvcs=false"}
 	wholeApp := map[string]bool{} // token caches whose whole-app tests ran
 	for _, c := range combos {
-		args := testArgs
+		args, whole := testArgs, false
 		if cache := c.Factors["cache"]; !wholeApp[cache] && os.Getenv("IDWEB_MATRIX") != "all" {
-			wholeApp[cache] = true
+			wholeApp[cache], whole = true, true
 			args = []string{"test", "-count=1", "."}
 		}
 		t.Run(c.Name, func(t *testing.T) {
@@ -352,6 +357,9 @@ func TestPairwise(t *testing.T) {
 				}
 			}
 			goCmd(t, o.Output, offline, args...)
+			if whole {
+				goCmd(t, o.Output, offline, benchOnce...)
+			}
 			t.Logf("built, vetted and tested in %s", time.Since(start).Round(time.Second))
 		})
 	}
