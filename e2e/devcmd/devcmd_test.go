@@ -7,7 +7,9 @@
 // exits non-zero.
 //
 // make dev uses the project's own ports, 5000 and 5443: the tests skip when
-// something else (another make dev) holds them. Needs make.
+// something else (another make dev) holds them. Needs make. The local token
+// cache servers make dev starts are tested in devstore_test.go (needs
+// redis-server and PostgreSQL, which scripts/test installs).
 package devcmd_test
 
 import (
