@@ -41,7 +41,7 @@ func TestDevStoreRedis(t *testing.T) {
 		t.Fatalf("the Redis make dev started answers PING with %q", got)
 	}
 	if st, err := os.Stat(filepath.Join(dir, ".devidp")); err != nil || st.Mode().Perm() != 0o700 {
-		t.Errorf(".devidp: %v %v, want a directory only its owner opens", st.Mode(), err)
+		t.Errorf(".devidp: %v, want a directory only its owner opens", err)
 	}
 
 	// The next make dev finds it and starts nothing.
@@ -101,33 +101,53 @@ func TestDevStorePostgres(t *testing.T) {
 	dir := generateWithCache(t, "postgres")
 	port := freePort(t)
 	env := append(cleanEnv(), "TokenCache__PostgresUrl=postgres://idweb@localhost:"+port+"/idweb?sslmode=disable")
-	run := func(action string) string { return devstore(t, dir, env, action) }
-
+	// Where the cluster lives: .devidp/postgres, or as root (PostgreSQL
+	// refuses to run as root) a directory of the postgres user's.
+	where := ".devidp/postgres"
 	if os.Getuid() == 0 {
-		// PostgreSQL refuses to run as root: make dev says so, in one
-		// line, and goes on to start the app.
-		wantLine(t, run("start"), "devstore: PostgreSQL does not run as root, so make dev cannot start one at localhost:"+port)
-		// The rest runs as an unprivileged user, in a project of theirs.
-		nobody, err := user.Lookup("nobody")
-		if err != nil {
-			t.Skipf("no user to run PostgreSQL as: %v", err)
-		}
-		dir = chownTree(t, dir, nobody)
-		run = func(action string) string {
-			return devstore(t, dir, env, action, "runuser", "-u", "nobody", "--")
-		}
+		where = "/var/tmp/idweb-devstore-"
 	}
-	out := run("start")
-	t.Cleanup(func() { run("stop") })
-	wantLine(t, out, "devstore: started PostgreSQL in .devidp/postgres on 127.0.0.1:"+port+" (role idweb, database idweb)")
-	// The role and database the URL names exist, and take connections.
-	psql := exec.Command("psql", "-X", "-qAt", "-h", "127.0.0.1", "-p", port, "-U", "idweb", "-d", "idweb", "-c", "select current_user")
-	if got, err := psql.CombinedOutput(); err != nil || strings.TrimSpace(string(got)) != "idweb" {
-		t.Fatalf("psql as idweb: %s %v", got, err)
+	checkCluster := func(t *testing.T, where string, run func(action string) string) {
+		t.Helper()
+		out := run("start")
+		t.Cleanup(func() { run("stop") })
+		wantLine(t, out, "devstore: started PostgreSQL in "+where)
+		if !strings.Contains(out, "on 127.0.0.1:"+port+" (role idweb, database idweb)") {
+			t.Errorf("start does not say where it listens, as whom:\n%s", out)
+		}
+		if strings.HasPrefix(where, "/") {
+			base := strings.TrimSuffix(strings.Fields(strings.TrimPrefix(out, "devstore: started PostgreSQL in "))[0], "/postgres")
+			t.Cleanup(func() { os.RemoveAll(base) })
+			if st, err := os.Stat(base); err != nil || st.Mode().Perm() != 0o700 {
+				t.Errorf("%s: %v, want a directory only the postgres user opens", base, err)
+			}
+		}
+		// The role and database the URL names exist, and take connections.
+		psql := exec.Command("psql", "-X", "-qAt", "-h", "127.0.0.1", "-p", port, "-U", "idweb", "-d", "idweb", "-c", "select current_user")
+		if got, err := psql.CombinedOutput(); err != nil || strings.TrimSpace(string(got)) != "idweb" {
+			t.Fatalf("psql as idweb: %s %v", got, err)
+		}
+		wantLine(t, run("start"), "devstore: PostgreSQL ("+where)
+		wantLine(t, run("stop"), "devstore: stopped PostgreSQL ("+where)
+		waitFree(t, "127.0.0.1:"+port)
 	}
-	wantLine(t, run("start"), "devstore: PostgreSQL (.devidp/postgres) answers on 127.0.0.1:"+port)
-	wantLine(t, run("stop"), "devstore: stopped PostgreSQL (.devidp/postgres); its data stays")
-	waitFree(t, "127.0.0.1:"+port)
+
+	t.Run("as the user running make dev", func(t *testing.T) {
+		checkCluster(t, where, func(action string) string { return devstore(t, dir, env, action) })
+	})
+	if os.Getuid() == 0 {
+		// And as an ordinary user, in a project of theirs.
+		t.Run("as an ordinary user", func(t *testing.T) {
+			nobody, err := user.Lookup("nobody")
+			if err != nil {
+				t.Skipf("no ordinary user to run make dev as: %v", err)
+			}
+			own := chownTree(t, dir, nobody)
+			checkCluster(t, ".devidp/postgres", func(action string) string {
+				return devstore(t, own, env, action, "runuser", "-u", "nobody", "--")
+			})
+		})
+	}
 }
 
 // generateWithCache renders a project with the token cache cache.

@@ -12,7 +12,9 @@
 # there, start uses it. When nothing listens there, start runs a cluster of
 # yours in .devidp/postgres: listening on 127.0.0.1 at the URL's port, its
 # socket in that directory, trusting local connections (no password), with
-# the role and database the URL names. It leaves it running so that the
+# the role and database the URL names. PostgreSQL does not run as root: as
+# root the cluster runs as the postgres user (Debian's package makes it), in
+# a directory of its own under /var/tmp, since only root opens .devidp. It leaves it running so that the
 # tokens outlive restarts of the app. start never stops make dev: when no
 # PostgreSQL can answer it says why, and the app starts anyway (pages that
 # need a token answer 503 until one does).
@@ -20,6 +22,13 @@ set -u
 cd "$(dirname "$0")/.." || exit 1
 data=.devidp/postgres
 log=.devidp/postgres.log
+as='' admin=$(id -un)
+if [ "$(id -u)" = 0 ] && id postgres >/dev/null 2>&1 && command -v runuser >/dev/null 2>&1; then
+	# One directory per project (its path's checksum), the postgres user's.
+	base=/var/tmp/idweb-devstore-$(pwd -P | cksum | cut -d ' ' -f 1)
+	data=$base/postgres log=$base/postgres.log
+	as="runuser -u postgres --" admin=postgres
+fi
 
 say() { echo "devstore: $*" >&2; }
 
@@ -72,12 +81,12 @@ answer() {
 }
 
 # ours reports whether the cluster in .devidp/postgres runs.
-ours() { [ -n "$bin" ] && [ -f "$data/PG_VERSION" ] && "$bin/pg_ctl" status -D "$data" >/dev/null 2>&1; }
+ours() { [ -n "$bin" ] && [ -f "$data/PG_VERSION" ] && $as "$bin/pg_ctl" status -D "$data" >/dev/null 2>&1; }
 
 # setup creates the role and the database the URL names, when missing (in
-# the cluster of .devidp/postgres, whose superuser is you).
+# the cluster of make dev, whose superuser is you, or postgres as root).
 setup() {
-	"$psql" -X -h 127.0.0.1 -p "$port" -U "$(id -un)" -d postgres -qAt -v ON_ERROR_STOP=1 \
+	"$psql" -X -h 127.0.0.1 -p "$port" -U "$admin" -d postgres -qAt -v ON_ERROR_STOP=1 \
 		-v user="$user" -v db="$db" >/dev/null <<-'EOF'
 		SELECT format('CREATE ROLE %I LOGIN', :'user') WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = :'user')
 		\gexec
@@ -104,7 +113,7 @@ start() {
 	case $why in
 	'')
 		if ours; then
-			say "PostgreSQL (.devidp/postgres) answers on 127.0.0.1:$port; it keeps running after make dev: make stop-store stops it"
+			say "PostgreSQL ($data) answers on 127.0.0.1:$port; it keeps running after make dev: make stop-store stops it"
 		else
 			say "using the PostgreSQL that answers at $host:$port"
 		fi
@@ -113,7 +122,7 @@ start() {
 	*"Connection refused"*) ;; # nothing listens there: start one
 	*"does not exist"*)
 		if ours && setup; then
-			say "PostgreSQL (.devidp/postgres) answers on 127.0.0.1:$port, with role $user and database $db now; make stop-store stops it"
+			say "PostgreSQL ($data) answers on 127.0.0.1:$port, with role $user and database $db now; make stop-store stops it"
 		else
 			fix="sudo -u postgres createdb -O $user $db"
 			case $why in *role*) fix="sudo -u postgres createuser $user && $fix" ;; esac
@@ -127,21 +136,25 @@ start() {
 		;;
 	esac
 	if ours; then
-		say "PostgreSQL (.devidp/postgres) runs, but not on port $port, TokenCache:PostgresUrl's: make stop-store, then make dev again"
+		say "PostgreSQL ($data) runs, but not on port $port, TokenCache:PostgresUrl's: make stop-store, then make dev again"
 		return
 	fi
 	if [ -z "$bin" ]; then
 		say "the PostgreSQL server is not installed, so make dev cannot start one at $host:$port: $install"
 		return
 	fi
-	if [ "$(id -u)" = 0 ]; then
-		say "PostgreSQL does not run as root, so make dev cannot start one at $host:$port: run make dev as yourself, or set TokenCache__PostgresUrl to a PostgreSQL you run (README.md, Token cache)"
+	if [ "$(id -u)" = 0 ] && [ -z "$as" ]; then
+		say "PostgreSQL does not run as root, and there is no postgres user to run it as, so make dev cannot start one at $host:$port: run make dev as yourself, or set TokenCache__PostgresUrl to a PostgreSQL you run (README.md, Token cache)"
 		return
 	fi
 
 	if [ ! -f "$data/PG_VERSION" ]; then
-		[ -d .devidp ] || mkdir -m 700 .devidp
-		if ! "$bin/initdb" -D "$data" -A trust -E UTF8 --locale=C >"$log" 2>&1; then
+		if [ -n "$as" ]; then
+			{ [ -d "$base" ] || mkdir -m 700 "$base"; } && : >"$log" && chown postgres: "$base" "$log" || return
+		else
+			[ -d .devidp ] || mkdir -m 700 .devidp
+		fi
+		if ! $as "$bin/initdb" -D "$data" -A trust -E UTF8 --locale=C >"$log" 2>&1; then
 			say "initdb failed: see $log"
 			return
 		fi
@@ -152,7 +165,7 @@ start() {
 			unix_socket_directories = '.'
 		EOF
 	fi
-	if ! "$bin/pg_ctl" start -D "$data" -l "$log" -w -t 30 -s -o "-p $port" >/dev/null 2>&1; then
+	if ! $as "$bin/pg_ctl" start -D "$data" -l "$log" -w -t 30 -s -o "-p $port" >/dev/null 2>&1; then
 		if tail -n 5 "$log" | grep -q "could not bind"; then
 			say "$host:$port is taken by something that does not answer as PostgreSQL: stop it, or set TokenCache__PostgresUrl to another port or server"
 		else
@@ -161,19 +174,19 @@ start() {
 		return
 	fi
 	if setup; then
-		say "started PostgreSQL in .devidp/postgres on 127.0.0.1:$port (role $user, database $db); it keeps running after make dev: make stop-store stops it"
+		say "started PostgreSQL in $data${as:+ as the postgres user} on 127.0.0.1:$port (role $user, database $db); it keeps running after make dev: make stop-store stops it"
 	else
-		say "PostgreSQL started in .devidp/postgres on 127.0.0.1:$port, but creating role $user and database $db failed (see above)"
+		say "PostgreSQL started in $data on 127.0.0.1:$port, but creating role $user and database $db failed (see above)"
 	fi
 }
 
 stop() {
 	if ! ours; then
-		say "no PostgreSQL of make dev's runs (.devidp/postgres)"
+		say "no PostgreSQL of make dev's runs ($data)"
 		return
 	fi
-	"$bin/pg_ctl" stop -D "$data" -m fast -s &&
-		say "stopped PostgreSQL (.devidp/postgres); its data stays for the next make dev (rm -rf .devidp/postgres forgets it)"
+	$as "$bin/pg_ctl" stop -D "$data" -m fast -s &&
+		say "stopped PostgreSQL ($data); its data stays for the next make dev (rm -rf $data forgets it)"
 }
 
 case ${1:-} in
