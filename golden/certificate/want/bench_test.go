@@ -39,6 +39,18 @@ func benchUsers(n int) []devidp.User {
 	return users
 }
 
+// signInAll signs each user in, each in a browser of their own, and
+// returns their cookie jars.
+func (e *env) signInAll(users []devidp.User) []http.CookieJar {
+	jars := make([]http.CookieJar, len(users))
+	for i, u := range users {
+		c := e.browser()
+		e.signIn(c, firstPage, u.ID)
+		jars[i] = c.Jar
+	}
+	return jars
+}
+
 // BenchmarkFirstPage measures the whole app under load: 32 signed-in users
 // on 32 concurrent connections, each GET /profile served over HTTP
 // , taking the user's token from the cache and calling the
@@ -48,12 +60,7 @@ func BenchmarkFirstPage(b *testing.B) {
 	const nUsers = 32
 	users := benchUsers(nUsers)
 	e := newEnv(b, users)
-	jars := make([]http.CookieJar, nUsers)
-	for i := range users {
-		c := e.browser()
-		e.signIn(c, firstPage, users[i].ID)
-		jars[i] = c.Jar
-	}
+	jars := e.signInAll(users)
 	transport := &http.Transport{MaxIdleConnsPerHost: nUsers, MaxConnsPerHost: nUsers}
 	defer transport.CloseIdleConnections()
 	tokenCalls := e.idp.TokenRequests("")
@@ -183,11 +190,9 @@ func BenchmarkSignedInRequest(b *testing.B) {
 	e := newEnv(b, users)
 	appURL, _ := url.Parse(e.appURL)
 	cookies := make([]string, nUsers)
-	for i, u := range users {
-		c := e.browser()
-		e.signIn(c, firstPage, u.ID)
+	for i, jar := range e.signInAll(users) {
 		var pairs []string
-		for _, ck := range c.Jar.Cookies(appURL) {
+		for _, ck := range jar.Cookies(appURL) {
 			pairs = append(pairs, ck.Name+"="+ck.Value)
 		}
 		cookies[i] = strings.Join(pairs, "; ")

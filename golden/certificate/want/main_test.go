@@ -217,11 +217,16 @@ func (e *env) wantPage(c *http.Client, path, name string) string {
 	return body
 }
 
-// appSettings are the settings the test's app runs with: the test's
-// session key, credential and token cache, then environ.
+// appSettings are the settings the test's app runs with (appEnviron).
 func (e *env) appSettings(environ ...string) *config.Config {
 	e.t.Helper()
-	return e.settings(slices.Concat([]string{"Session__EncryptionKey=" + sessionKey}, e.credEnv, e.cacheEnv, environ))
+	return e.settings(e.appEnviron(environ...))
+}
+
+// appEnviron is the environment the test's app runs with: the test's
+// session key, credential and token cache, then environ.
+func (e *env) appEnviron(environ ...string) []string {
+	return slices.Concat([]string{"Session__EncryptionKey=" + sessionKey}, e.credEnv, e.cacheEnv, environ)
 }
 
 // settings loads the test's settings in the Development environment.

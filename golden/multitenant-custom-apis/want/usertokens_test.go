@@ -83,8 +83,7 @@ func TestBadAPISettingsStopTheApp(t *testing.T) {
 		{envKey + "__Scopes=" + "api://22222222-0000-4000-8000-000000000001/Orders.Read", key + ":Scopes must be an array of strings"},
 		{envKey + "__BaseUrl=http://api.contoso.example", key + `:BaseUrl "http://api.contoso.example" must use https`},
 	} {
-		environ := append(append([]string{"Session__EncryptionKey=" + sessionKey, tt.env}, e.credEnv...), e.cacheEnv...)
-		cfg, err := config.Load(e.dir, config.Development, environ)
+		cfg, err := config.Load(e.dir, config.Development, e.appEnviron(tt.env))
 		if err == nil {
 			_, err = newApp(context.Background(), cfg, e.cache, slog.New(slog.NewTextHandler(io.Discard, nil)))
 		}

@@ -25,6 +25,18 @@ func benchUsers(n int) []devidp.User {
 	return users
 }
 
+// signInAll signs each user in, each in a browser of their own, and
+// returns their cookie jars.
+func (e *env) signInAll(users []devidp.User) []http.CookieJar {
+	jars := make([]http.CookieJar, len(users))
+	for i, u := range users {
+		c := e.browser()
+		e.signIn(c, firstPage, u.ID)
+		jars[i] = c.Jar
+	}
+	return jars
+}
+
 // BenchmarkFirstPage measures the whole app under load: 32 signed-in users
 // on 32 concurrent connections, each GET /account served over HTTP
 // .
@@ -32,12 +44,7 @@ func BenchmarkFirstPage(b *testing.B) {
 	const nUsers = 32
 	users := benchUsers(nUsers)
 	e := newEnv(b, users)
-	jars := make([]http.CookieJar, nUsers)
-	for i := range users {
-		c := e.browser()
-		e.signIn(c, firstPage, users[i].ID)
-		jars[i] = c.Jar
-	}
+	jars := e.signInAll(users)
 	transport := &http.Transport{MaxIdleConnsPerHost: nUsers, MaxConnsPerHost: nUsers}
 	defer transport.CloseIdleConnections()
 	tokenCalls := e.idp.TokenRequests("")

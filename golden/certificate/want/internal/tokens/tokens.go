@@ -226,8 +226,6 @@ func (a *Acquirer) RedeemCode(ctx context.Context, code, verifier, redirectURI s
 	if err != nil {
 		return res, fmt.Errorf("tokens: redeem authorization code: %w", err)
 	}
-	// The new sign-in's tokens replace any the user had in process.
-	a.recent.forget(res.Account.HomeAccountID)
 	return res, nil
 }
 
@@ -376,7 +374,7 @@ func (a *Acquirer) RemoveUser(ctx context.Context, homeAccountID string) error {
 	}
 	unlock := a.lockUser(homeAccountID)
 	defer unlock()
-	a.recent.forget(homeAccountID)
+	a.recent.forget(homeAccountID) // frees them: a deleted partition serves none anyway
 	if err := a.store.Delete(ctx, homeAccountID); err != nil {
 		return fmt.Errorf("tokens: remove user's tokens: %w", err)
 	}
